@@ -1,0 +1,4 @@
+export * from './logger.js';
+export * from './config.js';
+export * from './shutdown.js';
+export * from './oidc.js';

@@ -1,0 +1,26 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { JsonSchema, LogTypeVersion } from './log-type.js';
+
+/** Where the schema files live: `log-types/<log_type>/v<N>.json`. */
+export const logTypesDir = fileURLToPath(new URL('../log-types/', import.meta.url));
+
+/** Reads every bundled schema file and checks its name agrees with its `x-log-type`/`x-version`. */
+export function loadBundledSchemas(dir: string = logTypesDir): LogTypeVersion[] {
+  const versions: LogTypeVersion[] = [];
+  for (const logType of readdirSync(dir).sort()) {
+    for (const file of readdirSync(join(dir, logType)).sort()) {
+      const match = /^v(\d+)\.json$/.exec(file);
+      if (!match) continue;
+      const path = join(dir, logType, file);
+      const schema = JSON.parse(readFileSync(path, 'utf8')) as JsonSchema;
+      const version = Number(match[1]);
+      if (schema['x-log-type'] !== logType || schema['x-version'] !== version) {
+        throw new Error(`${path}: x-log-type/x-version (${schema['x-log-type']}/${schema['x-version']}) do not match the file's place (${logType}/${version})`);
+      }
+      versions.push({ logType, version, schema });
+    }
+  }
+  return versions;
+}

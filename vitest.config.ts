@@ -1,0 +1,21 @@
+import { defineConfig } from 'vitest/config';
+
+// One project per workspace so `npm test -w <pkg>` and the root run see the same tests.
+const workspaces = ['schemas', 'runtime', 'services/ingest', 'services/writer', 'services/curator', 'infra', 'dev', 'test'];
+
+export default defineConfig({
+  test: {
+    projects: workspaces.map((dir) => ({
+      extends: true,
+      test: {
+        name: `@strata/${dir.split('/').pop()}`,
+        root: dir,
+        include: ['src/**/*.test.ts', '*.test.ts', 'e2e/**/*.test.ts'],
+      },
+    })),
+    // Integration tests start real servers (emulators, PostgreSQL); give them room on a 2-core box.
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    reporters: ['default', './test/summary-reporter.ts'],
+  },
+});
