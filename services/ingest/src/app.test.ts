@@ -1,0 +1,113 @@
+import { createLogger } from '@strata/runtime';
+import { createRegistry, loadBundledSchemas } from '@strata/schemas';
+import { makeEvent } from '@strata/test';
+import request from 'supertest';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { createApp } from './app.js';
+import { FakePublisher } from './publisher.js';
+
+const registry = createRegistry(loadBundledSchemas());
+const silent = createLogger({ service: 'ingest', level: 'silent' });
+const KEY = 'test-key';
+
+describe('POST /v1/events', () => {
+  let publisher: FakePublisher;
+  let app: ReturnType<typeof createApp>;
+  let ids = 0;
+
+  beforeEach(() => {
+    publisher = new FakePublisher();
+    ids = 0;
+    app = createApp({
+      config: { apiKeys: [KEY], maxEventsPerRequest: 3, maxBodyBytes: 10_000, projectId: 'p' },
+      registry,
+      publisher,
+      logger: silent,
+      newId: () => `id-${++ids}`,
+      now: () => new Date('2026-11-21T12:00:00.000Z'),
+    });
+  });
+
+  const post = (body: unknown, key: string | null = KEY) => {
+    const req = request(app).post('/v1/events');
+    if (key) req.set('x-api-key', key);
+    return typeof body === 'string' ? req.set('content-type', 'application/json').send(body) : req.send(body as object);
+  };
+
+  it('publishes valid events with log_type/schema_version attributes and answers 202', async () => {
+    const res = await post([makeEvent({ user_id: 'u1' }), makeEvent({ event_id: 'mine', schema_version: 1 })]);
+    expect(res.status).toBe(202);
+    expect(res.body).toEqual({ accepted: 2, event_ids: ['id-1', 'mine'] });
+    expect(publisher.published).toHaveLength(2);
+    const [first] = publisher.published;
+    expect(first!.attributes).toEqual({ log_type: 'user_action', schema_version: '1' });
+    const data = JSON.parse(first!.data.toString());
+    expect(data).toMatchObject({ event_id: 'id-1', user_id: 'u1', received_at: '2026-11-21T12:00:00.000Z' });
+    // Routing fields travel as attributes, not in the stored event.
+    expect(data).not.toHaveProperty('log_type');
+  });
+
+  it('rejects the whole batch with per-event errors naming index, path and rule', async () => {
+    const res = await post([makeEvent(), makeEvent({ ts: 'yesterday', color: 'red' }), { event: 'x' }]);
+    expect(res.status).toBe(400);
+    expect(res.body.errors).toEqual(
+      expect.arrayContaining([
+        { index: 1, path: '/ts', message: 'must match format "date-time"' },
+        { index: 1, path: '/color', message: 'is not a known field' },
+        { index: 2, path: '/log_type', message: 'is required and must be a string' },
+      ]),
+    );
+    expect(publisher.published).toHaveLength(0);
+  });
+
+  it('names an unknown log type and a bad schema_version', async () => {
+    const res = await post([makeEvent({ log_type: 'nope' }), makeEvent({ schema_version: 9 }), makeEvent({ schema_version: 'one' })]);
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0]).toMatchObject({ index: 0, path: '/log_type', message: expect.stringContaining('unknown log type "nope"') });
+    expect(res.body.errors[1]).toMatchObject({ index: 1, path: '/schema_version', message: expect.stringContaining('unknown version 9') });
+    expect(res.body.errors[2]).toMatchObject({ index: 2, path: '/schema_version', message: 'must be a positive integer' });
+  });
+
+  it.each([
+    ['not an array', { event: 'x' }, 'body must be a JSON array of events'],
+    ['empty', [], 'body must contain at least one event'],
+    ['too many', [makeEvent(), makeEvent(), makeEvent(), makeEvent()], 'at most 3 events per request, got 4'],
+    ['not objects', [1], 'must be a JSON object'],
+  ])('answers 400 for a body that is %s', async (_name, body, message) => {
+    const res = await post(body);
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0].message).toBe(message);
+  });
+
+  it('answers 400 in JSON for malformed JSON and 413 for an oversized body', async () => {
+    const bad = await post('[{"event":');
+    expect(bad.status).toBe(400);
+    expect(bad.body.reason).toMatch(/^body is not valid JSON/);
+    const big = await post(JSON.stringify([makeEvent({ properties: { blob: 'x'.repeat(20_000) } })]));
+    expect(big.status).toBe(413);
+    expect(big.body.reason).toBe('body is larger than 10000 bytes');
+  });
+
+  it('requires a known API key, by header or by query for sendBeacon', async () => {
+    expect((await post([makeEvent()], null)).status).toBe(401);
+    expect((await post([makeEvent()], 'wrong')).body.reason).toBe('unknown API key');
+    const beacon = await request(app)
+      .post(`/v1/events?api_key=${KEY}`)
+      .set('content-type', 'text/plain')
+      .send(JSON.stringify([makeEvent()]));
+    expect(beacon.status).toBe(202);
+  });
+
+  it('answers 503 and accepts nothing when Pub/Sub does not acknowledge', async () => {
+    publisher.fail = new Error('UNAVAILABLE');
+    const res = await post([makeEvent()]);
+    expect(res.status).toBe(503);
+    expect(res.headers['retry-after']).toBe('5');
+  });
+
+  it('answers unknown routes with a JSON 404', async () => {
+    const res = await request(app).get('/nope');
+    expect(res.status).toBe(404);
+    expect(res.body.error).toBe('not_found');
+  });
+});

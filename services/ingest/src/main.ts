@@ -1,0 +1,18 @@
+import { createServer } from 'node:http';
+import { closeServer, createLogger, createStop, listen, trapSignals } from '@strata/runtime';
+import { loadConfig } from './config.js';
+import { wireIngest } from './wiring.js';
+
+const config = loadConfig(process.env);
+const logger = createLogger({ service: 'ingest', level: config.logLevel });
+const { app, pubsub, topic } = wireIngest(config, logger);
+const server = createServer(app);
+const stop = createStop(logger, {
+  stopAccepting: closeServer(server),
+  // Anything still batched in the client is published before we exit.
+  flush: () => topic.flush(),
+  close: [() => pubsub.close()],
+});
+trapSignals(stop);
+const port = await listen(server, config.port);
+logger.info({ port, topic: config.topic }, 'ingest listening');

@@ -1,0 +1,75 @@
+import type { FieldError, Registry } from '@strata/schemas';
+import type { OutgoingMessage } from './publisher.js';
+
+/**
+ * Turns a request body into Pub/Sub messages, or per-event errors. Pure: ids and clock are passed in.
+ *
+ * On the wire each event carries `log_type` (and optionally `schema_version`); those are routing
+ * fields, so they move into message attributes and are not part of the stored event.
+ */
+export interface EventError extends FieldError {
+  /** Index of the event in the request array. */
+  index: number;
+}
+
+export type PrepareResult =
+  | { ok: true; messages: OutgoingMessage[]; eventIds: string[] }
+  | { ok: false; errors: EventError[] };
+
+export interface PrepareDeps {
+  registry: Registry;
+  newId: () => string;
+  now: () => Date;
+  maxEvents: number;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function routing(raw: Record<string, unknown>): { logType?: string; version?: number; error?: FieldError } {
+  const { log_type: logType, schema_version: version } = raw;
+  if (typeof logType !== 'string' || logType === '') return { error: { path: '/log_type', message: 'is required and must be a string' } };
+  if (version === undefined) return { logType };
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 1) {
+    return { error: { path: '/schema_version', message: 'must be a positive integer' } };
+  }
+  return { logType, version };
+}
+
+export function prepareEvents(body: unknown, deps: PrepareDeps): PrepareResult {
+  if (!Array.isArray(body)) return { ok: false, errors: [{ index: -1, path: '', message: 'body must be a JSON array of events' }] };
+  if (body.length === 0) return { ok: false, errors: [{ index: -1, path: '', message: 'body must contain at least one event' }] };
+  if (body.length > deps.maxEvents) {
+    return { ok: false, errors: [{ index: -1, path: '', message: `at most ${deps.maxEvents} events per request, got ${body.length}` }] };
+  }
+  const receivedAt = deps.now().toISOString();
+  const errors: EventError[] = [];
+  const messages: OutgoingMessage[] = [];
+  const eventIds: string[] = [];
+  body.forEach((raw, index) => {
+    if (!isObject(raw)) {
+      errors.push({ index, path: '', message: 'must be a JSON object' });
+      return;
+    }
+    const route = routing(raw);
+    if (route.error || !route.logType) {
+      errors.push({ index, ...route.error! });
+      return;
+    }
+    const { log_type: _logType, schema_version: _version, ...fields } = raw;
+    const event = { ...fields, event_id: fields.event_id ?? deps.newId(), received_at: receivedAt };
+    const result = deps.registry.validate(route.logType, route.version, event);
+    if (!result.ok) {
+      errors.push(...result.errors.map((e) => ({ index, ...e })));
+      return;
+    }
+    eventIds.push(String(event.event_id));
+    messages.push({
+      data: Buffer.from(JSON.stringify(event)),
+      attributes: { log_type: result.logType, schema_version: String(result.version) },
+    });
+  });
+  // All or nothing: a producer retrying a half-accepted batch would duplicate the accepted half.
+  return errors.length ? { ok: false, errors } : { ok: true, messages, eventIds };
+}
