@@ -1,0 +1,189 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { PubSub } from '@google-cloud/pubsub';
+import { Storage } from '@google-cloud/storage';
+import { startGcsEmulator } from './gcs-emulator/index.js';
+import { LOCAL, defaultDataDir } from './local-config.js';
+import { createOidcIssuer } from './oidc-issuer.js';
+import { PGLITE_POOL_MAX, freePort, startPgliteServer } from './postgres/index.js';
+import { startPubsubEmulator } from './pubsub-emulator/index.js';
+import { startServiceProcess, type ServiceName, type ServiceProcess } from './service-process.js';
+import { createCounters, type Counters } from './counters.js';
+
+/**
+ * The whole pipeline on one machine: the Pub/Sub and GCS emulators, PostgreSQL (PGlite unless a
+ * DATABASE_URL is given), the topic, push subscription and bucket `pulumi up` would create, and
+ * the three services as separate processes configured only by environment, as on Cloud Run.
+ * `npm start` and the end-to-end tests both use it.
+ */
+export interface StackOptions {
+  dataDir?: string;
+  /** Fixed ports for `npm start`; 0 or absent picks free ones (tests). */
+  ports?: Partial<Record<'ingest' | 'writer' | 'curator' | 'pubsub' | 'gcs', number>>;
+  /** A real PostgreSQL; PGlite under `<dataDir>/pglite` when absent. */
+  databaseUrl?: string;
+  flushMaxAgeMs?: number;
+  flushMaxRows?: number;
+  /** Ack deadline of the push subscription: how long a push may wait for its flush. */
+  ackDeadlineSeconds?: number;
+  logLevel?: string;
+}
+
+export interface Stack {
+  urls: Record<ServiceName, string> & { pubsub: string; gcs: string; database: string; certs: string };
+  dataDir: string;
+  counters: Counters;
+  /** Environment a client process needs to reach the emulators (PUBSUB_EMULATOR_HOST, …). */
+  clientEnv: Record<string, string>;
+  service(name: ServiceName): ServiceProcess;
+  /** Starts a service again after it exited (e.g. after a crash test killed it), optionally with changed env. */
+  restart(name: ServiceName, env?: Record<string, string>): Promise<void>;
+  /** One curation pass, authenticated the way Cloud Scheduler does it. */
+  runCurator(): Promise<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const dataDir = options.dataDir ?? defaultDataDir;
+  const logDir = join(dataDir, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const port = async (name: keyof NonNullable<StackOptions['ports']>) => options.ports?.[name] || (await freePort());
+  const cleanups: Array<() => Promise<void>> = [];
+  const counters = createCounters();
+
+  try {
+    const issuer = await createOidcIssuer();
+    const pubsubEmulator = await startPubsubEmulator({ port: await port('pubsub'), issuer });
+    cleanups.push(() => pubsubEmulator.stop());
+    const gcs = await startGcsEmulator({ root: join(dataDir, 'gcs'), port: await port('gcs') });
+    cleanups.push(() => gcs.stop());
+    let databaseUrl = options.databaseUrl;
+    let poolMax = '5';
+    if (!databaseUrl) {
+      poolMax = String(PGLITE_POOL_MAX);
+      const pglite = await startPgliteServer({ dataDir: join(dataDir, 'pglite'), port: await freePort() });
+      cleanups.push(() => pglite.stop());
+      databaseUrl = pglite.url;
+    }
+
+    const ports = { ingest: await port('ingest'), writer: await port('writer'), curator: await port('curator') };
+    const urls = {
+      ingest: `http://127.0.0.1:${ports.ingest}`,
+      writer: `http://127.0.0.1:${ports.writer}`,
+      curator: `http://127.0.0.1:${ports.curator}`,
+      pubsub: pubsubEmulator.address,
+      gcs: gcs.url,
+      database: databaseUrl,
+      certs: pubsubEmulator.certsUrl,
+    };
+    const clientEnv = {
+      PUBSUB_EMULATOR_HOST: pubsubEmulator.address,
+      STORAGE_EMULATOR_HOST: gcs.url,
+      GOOGLE_CLOUD_PROJECT: LOCAL.projectId,
+    };
+
+    await createCloudResources(clientEnv, urls.writer, options.ackDeadlineSeconds ?? 60);
+
+    const common = { ...clientEnv, LOG_LEVEL: options.logLevel ?? 'info', OIDC_CERTS_URL: pubsubEmulator.certsUrl };
+    const envs: Record<ServiceName, Record<string, string>> = {
+      ingest: { ...common, PORT: String(ports.ingest), PUBSUB_TOPIC: LOCAL.topic, INGEST_API_KEYS: LOCAL.apiKey },
+      writer: {
+        ...common,
+        PORT: String(ports.writer),
+        LAKE_BUCKET: LOCAL.bucket,
+        PUSH_AUDIENCE: `${urls.writer}/push`,
+        PUSH_SERVICE_ACCOUNT: LOCAL.pushServiceAccount,
+        FLUSH_MAX_AGE_MS: String(options.flushMaxAgeMs ?? 5000),
+        FLUSH_MAX_ROWS: String(options.flushMaxRows ?? 10_000),
+      },
+      curator: {
+        ...common,
+        PORT: String(ports.curator),
+        LAKE_BUCKET: LOCAL.bucket,
+        DATABASE_URL: databaseUrl,
+        DATABASE_POOL_MAX: poolMax,
+        SCHEDULER_AUDIENCE: `${urls.curator}/run`,
+        SCHEDULER_SERVICE_ACCOUNT: LOCAL.schedulerServiceAccount,
+        CURATOR_WORK_DIR: join(dataDir, 'curator-work'),
+      },
+    };
+
+    const processes = new Map<ServiceName, ServiceProcess>();
+    const launch = async (name: ServiceName) => {
+      const proc = startServiceProcess({ name, env: envs[name], logFile: join(logDir, `${name}.log`), onLog: counters.record });
+      processes.set(name, proc);
+      await proc.ready;
+    };
+    const stopService = async (name: ServiceName) => {
+      const proc = processes.get(name);
+      if (!proc) return;
+      proc.kill('SIGTERM');
+      await proc.exited;
+    };
+    // Stop order is the reverse of data flow: producers' front door first, then the writer so it
+    // flushes and acks what it holds while Pub/Sub is still there to receive the acks.
+    cleanups.push(() => stopService('curator'), () => stopService('writer'), () => stopService('ingest'));
+    await Promise.all((['ingest', 'writer', 'curator'] as const).map(launch));
+
+    let stopping: Promise<void> | undefined;
+    return {
+      urls,
+      dataDir,
+      counters,
+      clientEnv,
+      service: (name) => processes.get(name)!,
+      restart: (name, env = {}) => {
+        envs[name] = { ...envs[name], ...env };
+        return launch(name);
+      },
+      async runCurator() {
+        const token = await issuer.sign({ audience: envs.curator.SCHEDULER_AUDIENCE!, email: LOCAL.schedulerServiceAccount });
+        const res = await fetch(`${urls.curator}/run`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+        const body = (await res.json()) as Record<string, unknown>;
+        if (!res.ok && res.status !== 409) throw new Error(`curator run failed: ${res.status} ${JSON.stringify(body)}`);
+        return body;
+      },
+      stop: () => (stopping ??= runCleanups(cleanups)),
+    };
+  } catch (err) {
+    await runCleanups(cleanups);
+    throw err;
+  }
+}
+
+async function runCleanups(cleanups: Array<() => Promise<void>>): Promise<void> {
+  // Last started, first stopped; every step runs even if one fails.
+  const errors: unknown[] = [];
+  for (const cleanup of [...cleanups].reverse()) {
+    try {
+      await cleanup();
+    } catch (err) {
+      errors.push(err);
+    }
+  }
+  if (errors.length) throw new AggregateError(errors, 'stopping the local stack failed');
+}
+
+/** What `pulumi up` creates in the cloud: topic, dead-letter topic, push subscription with OIDC, bucket. */
+async function createCloudResources(env: Record<string, string>, writerUrl: string, ackDeadlineSeconds: number): Promise<void> {
+  const pubsub = new PubSub({ projectId: LOCAL.projectId, apiEndpoint: env.PUBSUB_EMULATOR_HOST });
+  const storage = new Storage({ projectId: LOCAL.projectId, apiEndpoint: env.STORAGE_EMULATOR_HOST });
+  try {
+    const [bucketExists] = await storage.bucket(LOCAL.bucket).exists();
+    if (!bucketExists) await storage.createBucket(LOCAL.bucket);
+    const [topic] = await pubsub.topic(LOCAL.topic).get({ autoCreate: true });
+    const [deadLetter] = await pubsub.topic(LOCAL.deadLetterTopic).get({ autoCreate: true });
+    await deadLetter.subscription(LOCAL.deadLetterSubscription).get({ autoCreate: true });
+    await topic.createSubscription(LOCAL.pushSubscription, {
+      ackDeadlineSeconds,
+      pushConfig: {
+        pushEndpoint: `${writerUrl}/push`,
+        oidcToken: { serviceAccountEmail: LOCAL.pushServiceAccount, audience: `${writerUrl}/push` },
+      },
+      deadLetterPolicy: { deadLetterTopic: deadLetter.name, maxDeliveryAttempts: 10 },
+      retryPolicy: { minimumBackoff: { seconds: 1 }, maximumBackoff: { seconds: 30 } },
+    });
+  } finally {
+    await pubsub.close();
+  }
+}

@@ -1,0 +1,74 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PubSub } from '@google-cloud/pubsub';
+import { LOCAL } from '@strata/dev/local-config';
+import { startStack, type Stack, type StackOptions } from '@strata/dev/stack';
+import { testDatabase, type TestDatabase } from '@strata/dev/postgres';
+import { makeEvent, makeStoredEvent } from '../src/fixtures.js';
+
+/** A local stack in a temp folder over a real PostgreSQL (see testDatabase), torn down by `stop`. */
+export async function startTestStack(options: StackOptions = {}): Promise<{ stack: Stack; database: TestDatabase; stop: () => Promise<void> }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'strata-e2e-'));
+  const database = await testDatabase();
+  try {
+    const stack = await startStack({ dataDir, databaseUrl: database.url, logLevel: 'info', ...options });
+    return {
+      stack,
+      database,
+      stop: async () => {
+        await stack.stop().finally(() => database.stop());
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await database.stop();
+    throw err;
+  }
+}
+
+/** POSTs events to ingest as a producer would; returns the event ids ingest assigned. */
+export async function postEvents(stack: Stack, events: Record<string, unknown>[]): Promise<string[]> {
+  const res = await fetch(`${stack.urls.ingest}/v1/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': LOCAL.apiKey },
+    body: JSON.stringify(events),
+  });
+  const body = (await res.json()) as { event_ids?: string[] };
+  if (res.status !== 202 || !body.event_ids) throw new Error(`ingest answered ${res.status}: ${JSON.stringify(body)}`);
+  return body.event_ids;
+}
+
+/** Publishes events straight to the topic with the official client, as a backend service would. */
+export async function publishDirect(stack: Stack, events: Record<string, unknown>[]): Promise<string[]> {
+  const pubsub = new PubSub({ projectId: LOCAL.projectId, apiEndpoint: stack.clientEnv.PUBSUB_EMULATOR_HOST });
+  try {
+    const topic = pubsub.topic(LOCAL.topic);
+    await Promise.all(
+      events.map((event) =>
+        topic.publishMessage({ json: event, attributes: { log_type: 'user_action', schema_version: '1' } }),
+      ),
+    );
+    return events.map((e) => String(e.event_id));
+  } finally {
+    await pubsub.close();
+  }
+}
+
+export async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<number> {
+  const started = Date.now();
+  while (!(await condition())) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return Date.now() - started;
+}
+
+/** `count` events spread over three event-time hours (so several partitions are written). */
+export function eventsOverHours(count: number, base = Date.parse('2026-11-21T08:00:00Z')) {
+  return Array.from({ length: count }, (_, i) =>
+    makeEvent({ event: ['page_view', 'search', 'add_to_cart'][i % 3], ts: new Date(base + (i % 3) * 3_600_000 + i * 1000).toISOString(), user_id: `u${i % 7}` }),
+  );
+}
+
+export { makeEvent, makeStoredEvent };

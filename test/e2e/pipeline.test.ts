@@ -1,0 +1,81 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queryLake } from '@strata/dev/query';
+import type { Stack } from '@strata/dev/stack';
+import type { TestDatabase } from '@strata/dev/postgres';
+import { eventsOverHours, makeStoredEvent, postEvents, publishDirect, startTestStack, waitFor } from './harness.js';
+
+/**
+ * The whole local pipeline, end to end: HTTP producers and a backend publishing straight to
+ * Pub/Sub → push → writer → Parquet in the (emulated) GCS lake → curator → PostgreSQL.
+ */
+describe('pipeline end to end', () => {
+  let stack: Stack;
+  let database: TestDatabase;
+  let stop: () => Promise<void>;
+
+  beforeAll(async () => {
+    ({ stack, database, stop } = await startTestStack({ flushMaxAgeMs: 1000 }));
+  });
+  afterAll(async () => stop?.());
+
+  it('lands every event in the lake exactly once, typed, and rolls it up into PostgreSQL', async () => {
+    const started = Date.now();
+    const viaHttp: string[] = [];
+    const http = eventsOverHours(300);
+    for (let i = 0; i < http.length; i += 100) viaHttp.push(...(await postEvents(stack, http.slice(i, i + 100))));
+    const direct = Array.from({ length: 100 }, (_, i) =>
+      makeStoredEvent({ event: 'checkout_started', ts: `2026-11-21T09:${String(i % 60).padStart(2, '0')}:00Z`, user_id: `backend-${i % 5}` }),
+    );
+    const viaPubsub = await publishDirect(stack, direct);
+    const expected = [...viaHttp, ...viaPubsub];
+
+    const landedMs = await waitFor('all rows written', () => stack.counters.values().rowsWritten >= expected.length);
+    console.info(`end-to-end: ${expected.length} events in the lake ${Date.now() - started} ms after the first POST (${landedMs} ms after the last send)`);
+
+    const { rows } = await queryLake('select event_id, count(*) as n from user_action group by event_id', stack.dataDir);
+    const counts = new Map(rows.map(([id, n]) => [String(id), Number(n)]));
+    expect(counts.size).toBe(expected.length);
+    for (const id of expected) expect(counts.get(id), `event ${id}`).toBe(1);
+
+    // Column types: timestamps are µs UTC, partition keys come from the path, not the file.
+    const types = await queryLake(`select column_name, column_type from (describe user_action)`, stack.dataDir);
+    expect(Object.fromEntries(types.rows.map(([name, type]) => [name, type]))).toEqual({
+      event_id: 'VARCHAR',
+      event: 'VARCHAR',
+      ts: 'TIMESTAMP WITH TIME ZONE',
+      received_at: 'TIMESTAMP WITH TIME ZONE',
+      user_id: 'VARCHAR',
+      session_id: 'VARCHAR',
+      properties: 'VARCHAR',
+      log_type: 'VARCHAR',
+      dt: 'DATE',
+      hr: 'BIGINT',
+    });
+    const sample = await queryLake(
+      `select epoch_us(ts) as us, properties from user_action where event_id = '${viaHttp[0]}'`,
+      stack.dataDir,
+    );
+    expect(sample.rows[0]).toEqual([String(BigInt(Date.parse(String(http[0]!.ts))) * 1000n), JSON.stringify(http[0]!.properties)]);
+
+    const summary = await stack.runCurator();
+    expect(summary).toMatchObject({ partitionsChanged: expect.any(Number) });
+    const lake = await queryLake(
+      `select log_type, strftime(dt, '%Y-%m-%d') as dt, hr, event, count(distinct event_id) as events from user_action group by all order by all`,
+      stack.dataDir,
+    );
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      const db = await client.query(
+        `select log_type, to_char(dt, 'YYYY-MM-DD') as dt, hr, event, events from hourly_event_counts order by log_type, dt, hr, event`,
+      );
+      expect(db.rows.map((r) => [r.log_type, r.dt, Number(r.hr), r.event, Number(r.events)])).toEqual(
+        lake.rows.map(([t, dt, hr, event, n]) => [t, dt, Number(hr), event, Number(n)]),
+      );
+      expect(db.rows.reduce((sum, r) => sum + Number(r.events), 0)).toBe(expected.length);
+    } finally {
+      await client.end();
+    }
+  });
+});
