@@ -11,7 +11,7 @@ export interface IngestConfig {
 }
 
 /** Parses the ingest service's whole configuration once; throws naming the bad variable. */
-export function loadConfig(env: Env): IngestConfig {
+export function loadConfig(env: Env = process.env): IngestConfig {
   const apiKeys = readList(env, 'INGEST_API_KEYS');
   if (apiKeys.length === 0) throw new ConfigError('INGEST_API_KEYS is required: a comma-separated list of accepted API keys');
   return {

@@ -3,7 +3,7 @@ import { closeServer, createLogger, createStop, listen, trapSignals } from '@str
 import { loadConfig } from './config.js';
 import { wireIngest } from './wiring.js';
 
-const config = loadConfig(process.env);
+const config = loadConfig();
 const logger = createLogger({ service: 'ingest', level: config.logLevel });
 const { app, pubsub, topic } = wireIngest(config, logger);
 const server = createServer(app);
