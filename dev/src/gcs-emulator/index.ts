@@ -1,0 +1,1 @@
+export { startGcsEmulator, type GcsEmulator, type GcsEmulatorOptions } from './server.js';

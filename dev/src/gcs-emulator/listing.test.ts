@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { compareNames, globToRegExp, pageOfNames, type ListQuery } from './listing.js';
+
+const names = ['a/1', 'a/2', 'a/b/3', 'a/c/4', 'a/c/5', 'a0', 'b'].sort(compareNames);
+const query = (over: Partial<ListQuery>): ListQuery => ({ prefix: '', maxResults: 1000, ...over });
+
+/** Follows nextPageToken to the end, as a client would. */
+function allPages(over: Partial<ListQuery>) {
+  const pages = [];
+  let pageToken: string | undefined;
+  do {
+    const page = pageOfNames(names, query({ ...over, pageToken }));
+    pages.push(page);
+    pageToken = page.nextPageToken;
+  } while (pageToken);
+  return pages;
+}
+
+describe('pageOfNames', () => {
+  it('collapses names past the delimiter into prefixes', () => {
+    expect(pageOfNames(names, query({ prefix: 'a/', delimiter: '/' }))).toEqual({
+      objects: ['a/1', 'a/2'],
+      prefixes: ['a/b/', 'a/c/'],
+    });
+  });
+
+  it('counts objects and prefixes toward maxResults and never repeats a prefix across pages', () => {
+    const pages = allPages({ prefix: 'a/', delimiter: '/', maxResults: 3 });
+    expect(pages.map((p) => [...p.objects, ...p.prefixes])).toEqual([['a/1', 'a/2', 'a/b/'], ['a/c/']]);
+  });
+
+  it('pages through every name without a delimiter', () => {
+    const pages = allPages({ maxResults: 2 });
+    expect(pages.flatMap((p) => p.objects)).toEqual(names);
+    expect(pages).toHaveLength(4);
+  });
+
+  it('honours startOffset (inclusive) and endOffset (exclusive)', () => {
+    expect(pageOfNames(names, query({ startOffset: 'a/2', endOffset: 'a0' })).objects).toEqual(['a/2', 'a/b/3', 'a/c/4', 'a/c/5']);
+  });
+
+  it('orders by UTF-8 bytes like GCS, not by UTF-16 code units', () => {
+    // U+FF5E sorts before U+1F600 in UTF-8 bytes, but after it in UTF-16 (surrogate 0xD83D).
+    expect(['😀', '～'].sort(compareNames)).toEqual(['～', '😀']);
+  });
+});
+
+describe('globToRegExp', () => {
+  it('follows matchGlob: * within a level, ** across levels, ? [] {} ', () => {
+    const lake = [
+      'events/log_type=a/dt=2024-01-01/hr=00/x.parquet',
+      'events/log_type=b/dt=2024-01-02/hr=13/y.parquet',
+      'events/log_type=a/dt=2024-01-01/hr=00/x.json',
+      'top.parquet',
+    ];
+    const match = (glob: string) => lake.filter((name) => globToRegExp(glob).test(name));
+    expect(match('**/*.parquet')).toEqual([lake[0], lake[1], lake[3]]);
+    expect(match('events/*/dt=2024-01-0?/**')).toEqual(lake.slice(0, 3));
+    expect(match('events/log_type=[!b]/**/*.{json,parquet}')).toEqual([lake[0], lake[2]]);
+    expect(match('*.parquet')).toEqual([lake[3]]);
+  });
+});
