@@ -1,0 +1,78 @@
+import { partitionOf, toMicros, type FieldError, type Partition, type Registry } from '@strata/schemas';
+import type { PushMessage } from './push-message.js';
+import { quarantine, type Quarantined } from './quarantine.js';
+
+/**
+ * Decides where one decoded push message goes: a lake row in its event-time partition, or
+ * quarantine with the reasons. Pure; the writer validates too because producers may publish
+ * straight to Pub/Sub without going through ingest.
+ */
+export type Admission =
+  | { kind: 'row'; partition: Partition; row: Record<string, unknown>; bytes: number }
+  | ({ kind: 'quarantine'; bytes: number } & Quarantined);
+
+export type AdmitRegistry = Pick<Registry, 'validate' | 'latestVersion' | 'columns'>;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Fills what Pub/Sub already knows: `event_id` from the messageId (deterministic, so a
+ * redelivery of the same message dedups by event_id) and `received_at` from publishTime.
+ */
+export function withDefaults(event: Record<string, unknown>, message: PushMessage): Record<string, unknown> {
+  return {
+    ...event,
+    event_id: event.event_id ?? `pubsub-${message.messageId}`,
+    received_at: event.received_at ?? message.publishTime,
+  };
+}
+
+/**
+ * Lake-only checks after schema validation: every timestamp must convert to µs. JSON Schema's
+ * date-time admits forms (offsets without a colon, leap seconds) that the Arrow conversion does
+ * not; letting one through would fail its whole batch on every redelivery.
+ */
+function timestampErrors(registry: AdmitRegistry, logType: string, row: Record<string, unknown>): FieldError[] {
+  const errors: FieldError[] = [];
+  const timestamps = registry.columns(logType).filter((c) => c.type === 'timestamp').map((c) => c.name);
+  // ts chooses the partition, whatever type the schema gives it.
+  for (const name of new Set([...timestamps, 'ts'])) {
+    const value = row[name];
+    if (value === undefined || value === null) {
+      if (name === 'ts') errors.push({ path: '/ts', message: 'is required to choose the partition' });
+      continue;
+    }
+    try {
+      toMicros(String(value));
+    } catch (err) {
+      errors.push({ path: `/${name}`, message: (err as Error).message });
+    }
+  }
+  return errors;
+}
+
+export function admit(registry: AdmitRegistry, message: PushMessage): Admission {
+  const logType = message.attributes.log_type;
+  const known = logType !== undefined && registry.latestVersion(logType) !== undefined ? logType : undefined;
+  const reject = (reasons: FieldError[]): Admission => ({ kind: 'quarantine', bytes: message.byteLength, ...quarantine(message, reasons, known) });
+
+  if (!message.payload.json) return reject([{ path: '', message: message.payload.reason }]);
+  const event = message.payload.value;
+  if (!isObject(event)) return reject([{ path: '', message: 'must be a JSON object' }]);
+  if (!logType) return reject([{ path: '/log_type', message: 'attribute log_type is required' }]);
+
+  const rawVersion = message.attributes.schema_version;
+  if (rawVersion !== undefined && !/^[1-9]\d*$/.test(rawVersion)) {
+    return reject([{ path: '/schema_version', message: `attribute schema_version must be a positive integer, got "${rawVersion}"` }]);
+  }
+  const version = rawVersion === undefined ? undefined : Number(rawVersion);
+
+  const result = registry.validate(logType, version, withDefaults(event, message));
+  if (!result.ok) return reject(result.errors);
+  const errors = timestampErrors(registry, logType, result.event);
+  if (errors.length > 0) return reject(errors);
+
+  return { kind: 'row', partition: partitionOf(logType, String(result.event.ts)), row: result.event, bytes: message.byteLength };
+}

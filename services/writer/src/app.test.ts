@@ -1,0 +1,248 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { closeServer, createLogger, createOidcVerifier, listen } from '@strata/runtime';
+import { createRegistry, loadBundledSchemas, toMicros } from '@strata/schemas';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createOidcIssuer, PEM_CERTS_PATH, type OidcIssuer } from '../../../dev/src/oidc-issuer.js';
+import { createApp } from './app.js';
+import { createMemoryLakeStore } from './lake-store.js';
+import { createLakeWriter } from './lake-writer.js';
+import type { BufferLimits } from './partition-buffer.js';
+import { pushBody, userAction } from './push-fixtures.js';
+
+const AUDIENCE = 'https://writer.strata.test/push';
+const PUSH_SA = 'pubsub-push@strata-test.iam.gserviceaccount.com';
+const registry = createRegistry(loadBundledSchemas());
+
+let issuer: OidcIssuer;
+let certsServer: Server;
+let certsUrl: string;
+let token: string;
+
+beforeAll(async () => {
+  issuer = await createOidcIssuer();
+  certsServer = createServer((req, res) => issuer.handler(req, res));
+  const port = await listen(certsServer, 0, '127.0.0.1');
+  certsUrl = `http://127.0.0.1:${port}${PEM_CERTS_PATH}`;
+  token = await issuer.sign({ audience: AUDIENCE, email: PUSH_SA });
+});
+
+afterAll(async () => {
+  await closeServer(certsServer)();
+});
+
+function setup(limits: Partial<BufferLimits> = {}) {
+  const logs: Array<Record<string, unknown>> = [];
+  const logger = createLogger({ service: 'writer' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
+  const store = createMemoryLakeStore();
+  const writer = createLakeWriter({
+    store,
+    registry,
+    logger,
+    limits: { maxRows: 1, maxBytes: 1 << 20, maxAgeMs: 60_000, maxBufferedRows: 100, ...limits },
+  });
+  const verifier = createOidcVerifier({ audience: AUDIENCE, serviceAccountEmail: PUSH_SA, certsUrl });
+  const app = createApp({ verifier, registry, writer, logger, projectId: 'strata-test' });
+  const push = (body: unknown, bearer = token) =>
+    request(app).post('/push').set('authorization', `Bearer ${bearer}`).set('x-cloud-trace-context', 'abc123/7;o=1').send(body as object);
+  const names = (prefix: string) => [...store.objects.keys()].filter((name) => name.startsWith(prefix));
+  return { logs, store, writer, app, push, names };
+}
+
+/** Starts a request and reports whether it has been answered yet. */
+function inFlight(test: request.Test) {
+  const state = { settled: false };
+  const response = test.then((res) => {
+    state.settled = true;
+    return res;
+  });
+  return { state, response };
+}
+
+async function readParquet(bytes: Uint8Array, sql: (file: string) => string) {
+  const dir = await mkdtemp(join(tmpdir(), 'writer-parquet-'));
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  try {
+    const file = join(dir, 'batch.parquet');
+    await writeFile(file, bytes);
+    return (await connection.runAndReadAll(sql(file))).getRowObjectsJS();
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+describe('POST /push authentication', () => {
+  it('answers 401 without a token', async () => {
+    const { app, store } = setup();
+    const res = await request(app).post('/push').send(pushBody(userAction()));
+    expect(res.status).toBe(401);
+    expect(res.body.reason).toMatch(/Bearer/);
+    expect(store.objects.size).toBe(0);
+  });
+
+  it('answers 401 for a garbage token, the wrong audience, the wrong service account or an unknown key', async () => {
+    const { push } = setup();
+    const stranger = await createOidcIssuer();
+    const tokens = [
+      'not-a-jwt',
+      await issuer.sign({ audience: 'https://elsewhere.test', email: PUSH_SA }),
+      await issuer.sign({ audience: AUDIENCE, email: 'someone@strata-test.iam.gserviceaccount.com' }),
+      await stranger.sign({ audience: AUDIENCE, email: PUSH_SA }),
+    ];
+    for (const bad of tokens) {
+      const res = await push(pushBody(userAction()), bad);
+      expect(res.status, bad).toBe(401);
+    }
+  });
+});
+
+describe('POST /push', () => {
+  it('answers 204 only once the batch holding the row is in the store', async () => {
+    const { push, writer, names, store, logs } = setup({ maxRows: 2 });
+    const first = inFlight(push(pushBody(userAction(), { messageId: 'm1' })));
+    await vi.waitFor(() => expect(writer.bufferedRows()).toBe(1));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(first.state.settled).toBe(false);
+    expect(store.objects.size).toBe(0);
+
+    const second = await push(pushBody(userAction({ user_id: 'u-2' }), { messageId: 'm2' }));
+    expect(second.status).toBe(204);
+    expect((await first.response).status).toBe(204);
+
+    const [object] = names('events/log_type=user_action/dt=2024-05-06/hr=07/');
+    expect(object).toMatch(/\/[0-9A-Z]{26}\.parquet$/);
+    expect(store.objects.get(object!)?.contentType).toBe('application/vnd.apache.parquet');
+    const flushed = logs.find((line) => line.message === 'partition flushed');
+    expect(flushed).toMatchObject({ severity: 'INFO', log_type: 'user_action', dt: '2024-05-06', hr: '07', rows: 2, object });
+    expect(flushed?.bytes).toBe(store.objects.get(object!)?.bytes.length);
+  });
+
+  it('writes Parquet that DuckDB reads back with exact types and µs values and no partition columns', async () => {
+    const { push, store } = setup();
+    const ts = '2024-05-06T07:08:09.123456Z';
+    expect((await push(pushBody(userAction({ ts, session_id: 's-1' }), { messageId: 'm9' }))).status).toBe(204);
+    const [stored] = [...store.objects.values()];
+
+    const columns = await readParquet(stored!.bytes, (file) => `DESCRIBE SELECT * FROM read_parquet('${file}')`);
+    expect(columns.map((c) => [c.column_name, c.column_type])).toEqual([
+      ['event_id', 'VARCHAR'],
+      ['event', 'VARCHAR'],
+      ['ts', 'TIMESTAMP WITH TIME ZONE'],
+      ['received_at', 'TIMESTAMP WITH TIME ZONE'],
+      ['user_id', 'VARCHAR'],
+      ['session_id', 'VARCHAR'],
+      ['properties', 'VARCHAR'],
+    ]);
+
+    const codecs = await readParquet(stored!.bytes, (file) => `SELECT DISTINCT compression FROM parquet_metadata('${file}')`);
+    expect(codecs).toEqual([{ compression: 'ZSTD' }]);
+
+    const [row] = await readParquet(
+      stored!.bytes,
+      (file) => `SELECT event_id, epoch_us(ts) AS ts_us, epoch_us(received_at) AS received_us, user_id, session_id, properties FROM read_parquet('${file}')`,
+    );
+    expect(row).toEqual({
+      event_id: 'pubsub-m9',
+      ts_us: toMicros(ts),
+      received_us: toMicros('2024-05-06T23:59:59.500Z'),
+      user_id: 'u-1',
+      session_id: 's-1',
+      properties: JSON.stringify({ path: '/cart', n: 2 }),
+    });
+  });
+
+  it('answers 503 when the flush fails, and keeps nothing', async () => {
+    const { push, store, writer, logs } = setup();
+    store.failPuts = true;
+    const res = await push(pushBody(userAction()));
+    expect(res.status).toBe(503);
+    expect(store.objects.size).toBe(0);
+    expect(writer.bufferedRows()).toBe(0);
+    expect(logs.find((line) => line.message === 'partition flush failed')).toMatchObject({ severity: 'ERROR', log_type: 'user_action' });
+  });
+
+  it('answers 429 at once when MAX_BUFFERED_ROWS rows are waiting', async () => {
+    const { push, writer, store } = setup({ maxRows: 10, maxBufferedRows: 1 });
+    const first = inFlight(push(pushBody(userAction(), { messageId: 'a' })));
+    await vi.waitFor(() => expect(writer.bufferedRows()).toBe(1));
+    const refused = await push(pushBody(userAction(), { messageId: 'b' }));
+    expect(refused.status).toBe(429);
+    expect(first.state.settled).toBe(false);
+
+    await writer.flushAll();
+    expect((await first.response).status).toBe(204);
+    expect(store.objects.size).toBe(1);
+  });
+
+  it.each([
+    ['invalid JSON', '{"message":', /JSON|Unexpected/],
+    ['a body without message', { subscription: 's' }, /message must be an object/],
+    ['data that is not base64', pushBody(null, { rawData: '%%%' }), /base64/],
+    ['a message without messageId', { message: { data: '', publishTime: '2024-01-01T00:00:00Z' } }, /messageId/],
+  ])('answers 400 with a JSON reason for %s', async (_name, body, reason) => {
+    const { push, store } = setup();
+    const res = await push(body).type('json');
+    expect(res.status).toBe(400);
+    expect(res.body.reason).toMatch(reason);
+    expect(store.objects.size).toBe(0);
+  });
+
+  it('answers 400 for a body that is not JSON at all', async () => {
+    const { app } = setup();
+    const res = await request(app).post('/push').set('authorization', `Bearer ${token}`).type('text').send('hello');
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe('malformed push message');
+  });
+
+  it('logs request problems with trace fields', async () => {
+    const { push, logs } = setup();
+    await push({ nope: true });
+    expect(logs.find((line) => line.message === 'malformed push message')).toMatchObject({
+      'logging.googleapis.com/trace': 'projects/strata-test/traces/abc123',
+      'logging.googleapis.com/spanId': '7',
+    });
+  });
+
+  it('quarantines an invalid event with its reasons, then acks it', async () => {
+    const { push, store, names, logs } = setup();
+    const event = userAction({ user_id: undefined, colour: 'red' });
+    const res = await push(pushBody(event, { messageId: 'bad-1' }));
+    expect(res.status).toBe(204);
+
+    const [object] = names('quarantine/log_type=user_action/dt=2024-05-06/');
+    expect(object).toMatch(/\.jsonl$/);
+    expect(names('events/')).toEqual([]);
+    const stored = store.objects.get(object!)!;
+    expect(stored.contentType).toBe('application/x-ndjson');
+    const lines = new TextDecoder().decode(stored.bytes).trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toEqual({
+      reasons: expect.arrayContaining([
+        { path: '/user_id', message: 'is required' },
+        { path: '/colour', message: 'is not a known field' },
+      ]),
+      attributes: { log_type: 'user_action', schema_version: '1' },
+      messageId: 'bad-1',
+      publishTime: '2024-05-06T23:59:59.500Z',
+      data: { event: 'page_view', ts: '2024-05-06T07:08:09.123456Z', properties: { path: '/cart', n: 2 }, colour: 'red' },
+    });
+    expect(logs.find((line) => line.message === 'quarantined')).toMatchObject({ log_type: 'user_action', count: 1, object });
+  });
+
+  it('quarantines a payload that is not JSON under _unknown when the log type is unknown', async () => {
+    const { push, names, store } = setup();
+    const rawData = Buffer.from('plain text').toString('base64');
+    const res = await push(pushBody(null, { rawData, attributes: { log_type: 'nope' } }));
+    expect(res.status).toBe(204);
+    const [object] = names('quarantine/log_type=_unknown/dt=2024-05-06/');
+    const record = JSON.parse(new TextDecoder().decode(store.objects.get(object!)!.bytes)) as { data: unknown };
+    expect(record.data).toBe(rawData);
+  });
+});

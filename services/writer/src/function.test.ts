@@ -1,0 +1,47 @@
+import { createServer, type Server } from 'node:http';
+import { getTestServer } from '@google-cloud/functions-framework/testing';
+import { closeServer, listen } from '@strata/runtime';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOidcIssuer, PEM_CERTS_PATH, type OidcIssuer } from '../../../dev/src/oidc-issuer.js';
+
+const env = {
+  LAKE_BUCKET: 'lake',
+  PUSH_AUDIENCE: 'https://writer.strata.test/push',
+  PUSH_SERVICE_ACCOUNT: 'pubsub-push@strata-test.iam.gserviceaccount.com',
+  LOG_LEVEL: 'silent',
+  STORAGE_EMULATOR_HOST: 'http://127.0.0.1:9', // never reached: these requests stop before the lake
+};
+let issuer: OidcIssuer;
+let certs: Server;
+const saved: Record<string, string | undefined> = {};
+
+beforeAll(async () => {
+  issuer = await createOidcIssuer();
+  certs = createServer((req, res) => issuer.handler(req, res));
+  const port = await listen(certs, 0, '127.0.0.1');
+  for (const [name, value] of Object.entries({ ...env, OIDC_CERTS_URL: `http://127.0.0.1:${port}${PEM_CERTS_PATH}` })) {
+    saved[name] = process.env[name];
+    process.env[name] = value;
+  }
+  await import('./function.js');
+});
+
+afterAll(async () => {
+  for (const [name, value] of Object.entries(saved)) {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+  await closeServer(certs)();
+});
+
+describe('the Functions Framework entry', () => {
+  it('registers the writer app as the "writer" HTTP function', async () => {
+    const server = getTestServer('writer');
+    expect((await request(server).post('/push').send({})).status).toBe(401);
+    const token = await issuer.sign({ audience: env.PUSH_AUDIENCE, email: env.PUSH_SERVICE_ACCOUNT });
+    const res = await request(server).post('/push').set('authorization', `Bearer ${token}`).send({ message: {} });
+    expect(res.status).toBe(400);
+    expect(res.body.reason).toMatch(/messageId/);
+  });
+});

@@ -1,0 +1,34 @@
+/** Builders for push bodies and events, shared by the writer's tests. */
+export const PUBLISH_TIME = '2024-05-06T23:59:59.500Z';
+
+export function userAction(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    event: 'page_view',
+    ts: '2024-05-06T07:08:09.123456Z',
+    user_id: 'u-1',
+    properties: { path: '/cart', n: 2 },
+    ...overrides,
+  };
+}
+
+export interface PushOptions {
+  messageId?: string;
+  publishTime?: string;
+  attributes?: Record<string, string> | undefined;
+  /** Raw base64 instead of JSON-encoding `event`. */
+  rawData?: string;
+}
+
+export function pushBody(event: unknown, options: PushOptions = {}): Record<string, unknown> {
+  const attributes = 'attributes' in options ? options.attributes : { log_type: 'user_action', schema_version: '1' };
+  return {
+    message: {
+      data: options.rawData ?? Buffer.from(JSON.stringify(event)).toString('base64'),
+      ...(attributes ? { attributes } : {}),
+      messageId: options.messageId ?? '1001',
+      publishTime: options.publishTime ?? PUBLISH_TIME,
+    },
+    subscription: 'projects/strata-local/subscriptions/events-writer',
+    deliveryAttempt: 1,
+  };
+}

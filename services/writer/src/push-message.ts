@@ -1,0 +1,96 @@
+import { toMicros } from '@strata/schemas';
+
+/**
+ * Decodes the body Pub/Sub push delivers (the "wrapped" format):
+ * `{"message":{"data":"<base64>","attributes":{…},"messageId":"…","publishTime":"…"},"subscription":"…"}`.
+ * https://cloud.google.com/pubsub/docs/push#receive_push
+ *
+ * Pure: no I/O. A broken envelope is an error value (→ 400, Pub/Sub retries then dead-letters);
+ * a sound envelope whose payload is not a JSON object is still a message — the caller quarantines it.
+ */
+export interface PushMessage {
+  messageId: string;
+  publishTime: string;
+  attributes: Record<string, string>;
+  /** The payload exactly as delivered (base64), kept for quarantine when it is not JSON. */
+  rawData: string;
+  /** Size of the decoded payload, the buffers' approximation of a row's memory. */
+  byteLength: number;
+  /** The parsed payload, or why it could not be parsed (not UTF-8, not JSON). */
+  payload: { json: true; value: unknown } | { json: false; reason: string };
+  subscription: string | undefined;
+  deliveryAttempt: number | undefined;
+}
+
+export type DecodeResult = { ok: true; message: PushMessage } | { ok: false; error: string };
+
+// Pub/Sub sends standard base64 with padding; Buffer.from would silently skip anything else.
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+// Push bodies carry both spellings (messageId and message_id); accept either.
+function field(message: Record<string, unknown>, camel: string, snake: string): unknown {
+  return message[camel] ?? message[snake];
+}
+
+function decodePayload(bytes: Buffer): PushMessage['payload'] {
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    return { json: false, reason: 'data is not UTF-8' };
+  }
+  try {
+    return { json: true, value: JSON.parse(text) as unknown };
+  } catch (err) {
+    return { json: false, reason: `data is not JSON: ${(err as Error).message}` };
+  }
+}
+
+export function decodePush(body: unknown): DecodeResult {
+  if (!isObject(body)) return { ok: false, error: 'body must be a JSON object (is Content-Type application/json?)' };
+  const message = body.message;
+  if (!isObject(message)) return { ok: false, error: 'message must be an object' };
+
+  const messageId = field(message, 'messageId', 'message_id');
+  if (typeof messageId !== 'string' || messageId === '') return { ok: false, error: 'message.messageId must be a non-empty string' };
+
+  const publishTime = field(message, 'publishTime', 'publish_time');
+  if (typeof publishTime !== 'string') return { ok: false, error: 'message.publishTime must be a string' };
+  try {
+    toMicros(publishTime);
+  } catch {
+    return { ok: false, error: `message.publishTime is not an RFC 3339 timestamp: ${publishTime}` };
+  }
+
+  const attributes = message.attributes ?? {};
+  if (!isObject(attributes) || !Object.values(attributes).every((v) => typeof v === 'string')) {
+    return { ok: false, error: 'message.attributes must be an object of strings' };
+  }
+
+  // Pub/Sub omits data for a message published with attributes only.
+  const rawData = message.data ?? '';
+  if (typeof rawData !== 'string') return { ok: false, error: 'message.data must be a base64 string' };
+  if (!BASE64.test(rawData)) return { ok: false, error: 'message.data is not valid base64' };
+  const bytes = Buffer.from(rawData, 'base64');
+
+  const deliveryAttempt = body.deliveryAttempt;
+  return {
+    ok: true,
+    message: {
+      messageId,
+      publishTime,
+      attributes: attributes as Record<string, string>,
+      rawData,
+      byteLength: bytes.length,
+      payload: decodePayload(bytes),
+      subscription: typeof body.subscription === 'string' ? body.subscription : undefined,
+      deliveryAttempt: typeof deliveryAttempt === 'number' ? deliveryAttempt : undefined,
+    },
+  };
+}
