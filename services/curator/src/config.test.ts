@@ -1,0 +1,42 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError } from '@strata/runtime';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from './config.js';
+
+const required = {
+  LAKE_BUCKET: 'strata-lake',
+  DATABASE_URL: 'postgres://curator@10.0.0.3/strata',
+  SCHEDULER_AUDIENCE: 'https://curator.example.run.app/run',
+  SCHEDULER_SERVICE_ACCOUNT: 'scheduler@p.iam.gserviceaccount.com',
+};
+
+describe('loadConfig', () => {
+  it('applies the defaults', () => {
+    expect(loadConfig(required)).toEqual({
+      port: 8083,
+      projectId: undefined,
+      lakeBucket: 'strata-lake',
+      databaseUrl: required.DATABASE_URL,
+      databasePoolMax: 5,
+      schedulerAudience: required.SCHEDULER_AUDIENCE,
+      schedulerServiceAccount: required.SCHEDULER_SERVICE_ACCOUNT,
+      oidcCertsUrl: undefined,
+      workDir: join(tmpdir(), 'strata-curator'),
+      logLevel: 'info',
+    });
+  });
+
+  it('reads the optional settings', () => {
+    const config = loadConfig({ ...required, PORT: '9000', DATABASE_POOL_MAX: '1', OIDC_CERTS_URL: 'http://127.0.0.1:9999/oauth2/v1/certs', CURATOR_WORK_DIR: '/scratch' });
+    expect(config).toMatchObject({ port: 9000, databasePoolMax: 1, oidcCertsUrl: 'http://127.0.0.1:9999/oauth2/v1/certs', workDir: '/scratch' });
+  });
+
+  it.each(Object.keys(required))('fails naming %s when it is missing', (name) => {
+    expect(() => loadConfig({ ...required, [name]: undefined })).toThrow(new ConfigError(`${name} is required but not set`));
+  });
+
+  it('refuses a pool of zero connections', () => {
+    expect(() => loadConfig({ ...required, DATABASE_POOL_MAX: '0' })).toThrow(/DATABASE_POOL_MAX must be between 1/);
+  });
+});

@@ -1,0 +1,39 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { optionalString, readInt, requireString, type Env } from '@strata/runtime';
+
+/** The curator's whole configuration, parsed once at start-up; a bad value fails fast naming its variable. */
+export interface CuratorConfig {
+  port: number;
+  /** Only used to tie log lines to Cloud Trace; the Google clients find the project themselves. */
+  projectId: string | undefined;
+  lakeBucket: string;
+  /** Any PostgreSQL: Cloud SQL in the cloud, PGlite behind its socket server in the local stack. */
+  databaseUrl: string;
+  /** Connections per instance. Each run holds one for its whole pass (the advisory lock lives on it). */
+  databasePoolMax: number;
+  /** The audience configured on the Cloud Scheduler job's OIDC token (usually the curator's URL). */
+  schedulerAudience: string;
+  /** The service account the scheduler job signs its OIDC tokens as. */
+  schedulerServiceAccount: string;
+  /** PEM certs keyed by kid; Google's when unset, the local OIDC emulator's in the local stack. */
+  oidcCertsUrl: string | undefined;
+  /** Where Parquet files are downloaded for DuckDB; on Cloud Run this is in-memory disk. */
+  workDir: string;
+  logLevel: string;
+}
+
+export function loadConfig(env: Env = process.env): CuratorConfig {
+  return {
+    port: readInt(env, 'PORT', 8083, { min: 0, max: 65535 }),
+    projectId: optionalString(env, 'GOOGLE_CLOUD_PROJECT'),
+    lakeBucket: requireString(env, 'LAKE_BUCKET'),
+    databaseUrl: requireString(env, 'DATABASE_URL'),
+    databasePoolMax: readInt(env, 'DATABASE_POOL_MAX', 5, { min: 1, max: 100 }),
+    schedulerAudience: requireString(env, 'SCHEDULER_AUDIENCE'),
+    schedulerServiceAccount: requireString(env, 'SCHEDULER_SERVICE_ACCOUNT'),
+    oidcCertsUrl: optionalString(env, 'OIDC_CERTS_URL'),
+    workDir: requireString(env, 'CURATOR_WORK_DIR', join(tmpdir(), 'strata-curator')),
+    logLevel: requireString(env, 'LOG_LEVEL', 'info'),
+  };
+}
