@@ -19,9 +19,11 @@ export async function queryLake(sql: string, dataDir: string = defaultDataDir): 
       : [];
     for (const logType of logTypes) {
       const glob = join(root, `log_type=${logType}`, '*', '*', '*.parquet').replaceAll("'", "''");
-      // union_by_name: files written under older schema versions lack newer columns.
+      // union_by_name: files written under older schema versions lack newer columns. Partition key
+      // types are fixed as the BigQuery external tables declare them ({dt:DATE}/{hr:INTEGER}).
       await conn.run(
-        `create view "${logType}" as select * from read_parquet('${glob}', hive_partitioning = true, union_by_name = true)`,
+        `create view "${logType}" as select * from read_parquet('${glob}', hive_partitioning = true, union_by_name = true, ` +
+          `hive_types = {'log_type': VARCHAR, 'dt': DATE, 'hr': INTEGER})`,
       );
     }
     const result = await conn.runAndReadAll(sql);

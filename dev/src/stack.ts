@@ -80,6 +80,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       PUBSUB_EMULATOR_HOST: pubsubEmulator.address,
       STORAGE_EMULATOR_HOST: gcs.url,
       GOOGLE_CLOUD_PROJECT: LOCAL.projectId,
+      // Off Google Cloud there is no metadata server; without this the auth library probes for one and warns.
+      METADATA_SERVER_DETECTION: 'none',
     };
 
     await createCloudResources(clientEnv, urls.writer, options.ackDeadlineSeconds ?? 60);

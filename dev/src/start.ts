@@ -17,6 +17,9 @@ const envInt = (name: string, fallback: number) => {
   return value;
 };
 
+// This process talks to the emulators too; stop the auth library probing for a GCE metadata server.
+process.env.METADATA_SERVER_DETECTION ??= 'none';
+
 const curatorEveryMs = envInt('STRATA_CURATOR_INTERVAL_MS', 30_000);
 const flushMaxAgeMs = envInt('FLUSH_MAX_AGE_MS', 5_000);
 console.log('Starting Strata locally (emulators, PGlite, ingest, writer, curator)…');

@@ -50,7 +50,7 @@ describe('pipeline end to end', () => {
       properties: 'VARCHAR',
       log_type: 'VARCHAR',
       dt: 'DATE',
-      hr: 'BIGINT',
+      hr: 'INTEGER',
     });
     const sample = await queryLake(
       `select epoch_us(ts) as us, properties from user_action where event_id = '${viaHttp[0]}'`,
