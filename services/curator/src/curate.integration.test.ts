@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '@strata/runtime';
-import { PGLITE_POOL_MAX, THROWAWAY_DATABASE, resetTestDatabase, startPgliteServer, testDatabase } from '../../../dev/src/postgres/index.js';
+import { PGLITE_POOL_MAX, THROWAWAY_DATABASE, resetTestDatabase, startPgliteServer, testDatabase } from '@strata/dev/postgres';
 import { createCurator, type Curator, type CurationSummary } from './curate.js';
 import { NOT_LAKE_OBJECTS, objectNameFor, readCounts, readCurated, userAction, userActionParquet } from './lake-fixtures.js';
 import { createMemoryLake, type MemoryLake } from './lake-reader.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Storage, type Bucket } from '@google-cloud/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGcsEmulator, type GcsEmulator } from '../../../dev/src/gcs-emulator/index.js';
+import { startGcsEmulator, type GcsEmulator } from '@strata/dev/gcs-emulator';
 import { createGcsLakeReader } from './lake-reader.js';
 
 // The GCS implementation against the local Cloud Storage emulator: the real client, real HTTP.

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resetTestDatabase, testDatabase, type TestDatabase } from '../../../dev/src/postgres/index.js';
+import { resetTestDatabase, testDatabase, type TestDatabase } from '@strata/dev/postgres';
 import { MIGRATIONS_TABLE, migrate } from './migrate.js';
 
 describe('migrate', () => {

@@ -7,7 +7,7 @@ import { closeServer, createLogger, createOidcVerifier, listen } from '@strata/r
 import { createRegistry, loadBundledSchemas, toMicros } from '@strata/schemas';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createOidcIssuer, PEM_CERTS_PATH, type OidcIssuer } from '../../../dev/src/oidc-issuer.js';
+import { createOidcIssuer, PEM_CERTS_PATH, type OidcIssuer } from '@strata/dev/oidc-issuer';
 import { createApp } from './app.js';
 import { createMemoryLakeStore } from './lake-store.js';
 import { createLakeWriter } from './lake-writer.js';

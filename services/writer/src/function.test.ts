@@ -3,7 +3,7 @@ import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { closeServer, listen } from '@strata/runtime';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createOidcIssuer, PEM_CERTS_PATH, type OidcIssuer } from '../../../dev/src/oidc-issuer.js';
+import { createOidcIssuer, PEM_CERTS_PATH, type OidcIssuer } from '@strata/dev/oidc-issuer';
 
 const env = {
   LAKE_BUCKET: 'lake',
