@@ -17,5 +17,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     reporters: ['default', './test/summary-reporter.ts'],
+    // Off Google Cloud the auth library would probe the GCE metadata server (an address off this
+    // machine); tests must only ever talk to loopback.
+    env: { METADATA_SERVER_DETECTION: 'none' },
   },
 });

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort } from './free-port.js';
+import { freePort } from '../free-port.js';
 import { assertTestDatabase, databaseNameOf, resetTestDatabase } from './test-database.js';
 import { findPostgresBinDir } from './throwaway.js';
 

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
-import { freePort } from '../postgres/index.js';
+import { freePort } from '../free-port.js';
 
 /**
  * Google's official Pub/Sub emulator (Java), as the Debian package google-cloud-cli-pubsub-emulator
