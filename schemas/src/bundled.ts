@@ -3,8 +3,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { JsonSchema, LogTypeVersion } from './log-type.js';
 
-/** Where the schema files live: `log-types/<log_type>/v<N>.json`. */
+/** Where the schema files live: `log-types/<log_type>/v<N>.json`, and the shared envelope. */
 export const logTypesDir = fileURLToPath(new URL('../log-types/', import.meta.url));
+export const envelopePath = fileURLToPath(new URL('../envelope.json', import.meta.url));
+
+export function loadEnvelope(path: string = envelopePath): JsonSchema {
+  return JSON.parse(readFileSync(path, 'utf8')) as JsonSchema;
+}
 
 /** Reads every bundled schema file and checks its name agrees with its `x-log-type`/`x-version`. */
 export function loadBundledSchemas(dir: string = logTypesDir): LogTypeVersion[] {

@@ -1,10 +1,12 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import * as addFormatsModule from 'ajv-formats';
-import { columnsOf, type Column } from './columns.js';
-import type { LogTypeVersion } from './log-type.js';
+import { loadEnvelope } from './bundled.js';
+import { columnsOf, unionColumns, type Column } from './columns.js';
+import { composeSchema } from './compose.js';
+import type { JsonSchema, LogTypeVersion } from './log-type.js';
+import { piiRulesOf, type PiiRule } from './pii.js';
+import { checkShape, DEFAULT_SHAPE_LIMITS } from './shape.js';
+import { isTimestamp } from './timestamps.js';
 
-// ajv-formats is CommonJS; under nodenext its default import is the module object.
-const addFormats = addFormatsModule.default as unknown as typeof addFormatsModule.default.default;
 
 export interface FieldError {
   /** JSON pointer into the event, '' for the event itself. */
@@ -18,15 +20,20 @@ export type ValidationResult =
 
 export interface Registry {
   logTypes(): string[];
+  versions(logType: string): number[];
   latestVersion(logType: string): number | undefined;
   /** Validates against the given version, or the latest when none is given. */
   validate(logType: string, version: number | undefined, event: unknown): ValidationResult;
-  /** The Arrow/Parquet columns of a log type (its latest version). */
+  /** The lake columns of a log type: the union over all its versions. */
   columns(logType: string): Column[];
+  /** The composed (envelope + own fields) JSON Schema of one version. */
+  schema(logType: string, version?: number): JsonSchema;
+  /** Which fields of a version are hashed, redacted or dropped before storage. */
+  piiRules(logType: string, version: number): PiiRule[];
 }
 
 function describe(error: ErrorObject): FieldError {
-  if (error.keyword === 'additionalProperty' || error.keyword === 'additionalProperties') {
+  if (error.keyword === 'additionalProperties') {
     const extra = (error.params as { additionalProperty: string }).additionalProperty;
     return { path: `${error.instancePath}/${extra}`, message: 'is not a known field' };
   }
@@ -34,34 +41,57 @@ function describe(error: ErrorObject): FieldError {
     const missing = (error.params as { missingProperty: string }).missingProperty;
     return { path: `${error.instancePath}/${missing}`, message: 'is required' };
   }
+  if (error.keyword === 'enum') {
+    const allowed = (error.params as { allowedValues: unknown[] }).allowedValues;
+    return { path: error.instancePath, message: `must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}` };
+  }
   return { path: error.instancePath, message: error.message ?? error.keyword };
 }
 
 interface Compiled {
   version: number;
+  schema: JsonSchema;
   validate: ValidateFunction;
-  columns: Column[];
+  pii: PiiRule[];
 }
 
-/** Compiles every version once; validation is then a lookup and a call. */
-export function createRegistry(versions: LogTypeVersion[]): Registry {
-  const ajv = new Ajv2020({ allErrors: true, strict: true, keywords: ['x-log-type', 'x-version'] });
-  addFormats(ajv, ['date-time']);
+/** Strata's own annotation keywords, which ajv's strict mode must know about. */
+const ANNOTATIONS = ['x-log-type', 'x-version', 'x-unknown-properties', 'x-pii', 'x-column'];
+
+/**
+ * Composes every version with the envelope and compiles it once; validation is then a lookup and
+ * a call. A schema that does not compile or map to columns throws here, at start-up.
+ */
+export function createRegistry(versions: LogTypeVersion[], envelope: JsonSchema = loadEnvelope()): Registry {
+  const ajv = new Ajv2020({ allErrors: true, strict: true, keywords: ANNOTATIONS });
+  // date-time means what the lake can store as µs UTC (RFC 3339 with a colon offset), so an event
+  // ingest accepts can never fail the writer's conversion later.
+  ajv.addFormat('date-time', { type: 'string', validate: isTimestamp });
   const byType = new Map<string, Compiled[]>();
-  for (const { logType, version, schema } of versions) {
-    const list = byType.get(logType) ?? [];
-    list.push({ version, validate: ajv.compile(schema), columns: columnsOf(schema) });
-    byType.set(logType, list.sort((a, b) => a.version - b.version));
+  const columnsByType = new Map<string, Column[]>();
+  for (const v of versions) {
+    const schema = composeSchema(envelope, v);
+    const list = byType.get(v.logType) ?? [];
+    if (list.some((c) => c.version === v.version)) throw new Error(`${v.logType} v${v.version} is defined twice`);
+    list.push({ version: v.version, schema, validate: ajv.compile(schema), pii: piiRulesOf(schema) });
+    byType.set(v.logType, list.sort((a, b) => a.version - b.version));
   }
+  for (const [logType, list] of byType) columnsByType.set(logType, unionColumns(list.map((c) => columnsOf(c.schema))));
 
   const find = (logType: string, version?: number) => {
     const list = byType.get(logType);
     if (!list) return undefined;
     return version === undefined ? list.at(-1) : list.find((c) => c.version === version);
   };
+  const get = (logType: string, version?: number) => {
+    const compiled = find(logType, version);
+    if (!compiled) throw new Error(`unknown log type ${logType}${version === undefined ? '' : ` v${version}`}`);
+    return compiled;
+  };
 
   return {
     logTypes: () => [...byType.keys()].sort(),
+    versions: (logType) => (byType.get(logType) ?? []).map((c) => c.version),
     latestVersion: (logType) => byType.get(logType)?.at(-1)?.version,
     validate(logType, version, event) {
       const compiled = find(logType, version);
@@ -76,15 +106,20 @@ export function createRegistry(versions: LogTypeVersion[]): Registry {
           ],
         };
       }
+      // Bound the cost of free-form parts (kept unknown fields, JSON columns) before ajv walks them.
+      const shape = checkShape(event, DEFAULT_SHAPE_LIMITS);
+      if (shape) return { ok: false, errors: [shape] };
       if (compiled.validate(event)) {
         return { ok: true, logType, version: compiled.version, event: event as Record<string, unknown> };
       }
       return { ok: false, errors: (compiled.validate.errors ?? []).map(describe) };
     },
     columns(logType) {
-      const compiled = find(logType);
-      if (!compiled) throw new Error(`unknown log type ${logType}`);
-      return compiled.columns;
+      const columns = columnsByType.get(logType);
+      if (!columns) throw new Error(`unknown log type ${logType}`);
+      return columns;
     },
+    schema: (logType, version) => get(logType, version).schema,
+    piiRules: (logType, version) => get(logType, version).pii,
   };
 }

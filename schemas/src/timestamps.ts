@@ -9,7 +9,10 @@ export function toMicros(iso: string): bigint {
   if (!match) throw new Error(`not an RFC 3339 timestamp: ${iso}`);
   const [, date, hh, mm, ss, fraction = '', zone] = match;
   const wholeSeconds = Date.parse(`${date}T${hh}:${mm}:${ss}${zone === 'z' ? 'Z' : zone}`);
-  if (Number.isNaN(wholeSeconds)) throw new Error(`not a valid date: ${iso}`);
+  // Date.parse rolls Feb 30 over into March and accepts 24:00; a timestamp must name a real instant as written.
+  if (Number.isNaN(wholeSeconds) || Number(hh) > 23 || new Date(Date.parse(`${date}T00:00:00Z`)).toISOString().slice(0, 10) !== date) {
+    throw new Error(`not a valid date: ${iso}`);
+  }
   const micros = BigInt((fraction + '000000').slice(0, 6));
   return BigInt(wholeSeconds) * 1000n + micros;
 }
@@ -19,4 +22,14 @@ export function microsToIso(micros: bigint): string {
   const sub = Number(((micros % 1000n) + 1000n) % 1000n);
   const iso = new Date(ms).toISOString(); // ...sss Z
   return sub ? `${iso.slice(0, -1)}${String(sub).padStart(3, '0')}Z` : iso;
+}
+
+/** The `date-time` format every schema uses: exactly what `toMicros` can store, no more. */
+export function isTimestamp(value: string): boolean {
+  try {
+    toMicros(value);
+    return true;
+  } catch {
+    return false;
+  }
 }

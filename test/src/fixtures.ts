@@ -4,11 +4,16 @@ import { randomUUID } from 'node:crypto';
 export function makeEvent(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     log_type: 'user_action',
-    event: 'page_view',
+    event: 'product_view',
     ts: '2026-11-21T10:15:30.123456Z',
     user_id: `user-${randomUUID().slice(0, 8)}`,
     session_id: 'session-1',
-    properties: { page: '/products/42', referrer: 'https://example.com/' },
+    source: 'web',
+    context: { user_agent: 'Mozilla/5.0', locale: 'de-DE', page: { url: 'https://shop.example/p/42', title: 'Blue mug' } },
+    page_url: 'https://shop.example/p/42',
+    product_id: 'p-42',
+    price: 12.5,
+    currency: 'EUR',
     ...overrides,
   };
 }
