@@ -11,3 +11,4 @@ export * from './shape.js';
 export * from './bigquery.js';
 export * from './generate.js';
 export type * from '../generated/types.js';
+export * from './compat.js';

@@ -1,4 +1,4 @@
-import { toMicros } from './timestamps.js';
+import { toMillis } from './timestamps.js';
 
 /**
  * The lake's layout, shared by the writer (writes), curator (lists) and query tool (reads):
@@ -15,7 +15,7 @@ export interface Partition {
 }
 
 export function partitionOf(logType: string, ts: string): Partition {
-  const iso = new Date(Number(toMicros(ts) / 1000n)).toISOString();
+  const iso = new Date(toMillis(ts)).toISOString();
   return { logType, dt: iso.slice(0, 10), hr: iso.slice(11, 13) };
 }
 

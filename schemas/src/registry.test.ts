@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadBundledSchemas } from './bundled.js';
+import type { JsonSchema } from './log-type.js';
 import { createRegistry } from './registry.js';
 
 const registry = createRegistry(loadBundledSchemas());
@@ -95,7 +96,7 @@ describe('registry', () => {
 
   it('refuses schemas that redefine envelope fields or use reserved names', () => {
     const base = { logType: 'x', version: 1 };
-    const file = (properties: object) => ({ ...base, schema: { 'x-log-type': 'x', 'x-version': 1, 'x-unknown-properties': 'reject' as const, properties } });
+    const file = (properties: Record<string, JsonSchema>) => ({ ...base, schema: { 'x-log-type': 'x', 'x-version': 1, 'x-unknown-properties': 'reject' as const, properties } });
     expect(() => createRegistry([file({ user_id: { type: 'integer' } })])).toThrow('x v1: field "user_id" is an envelope field and cannot be redefined');
     expect(() => createRegistry([file({ dt: { type: 'string' } })])).toThrow('x v1: field "dt" is reserved');
     expect(() => createRegistry([file({ '1st': { type: 'string' } })])).toThrow('"1st" is not a valid BigQuery column name');
