@@ -14,6 +14,7 @@ export const LOCAL = {
   deadLetterSubscription: 'strata-events-dead-letter-hold',
   bucket: 'strata-lake',
   apiKey: 'dev-key',
+  piiHashSecret: 'local-only-pii-secret-not-for-production',
   pushServiceAccount: 'pubsub-push@strata-local.iam.gserviceaccount.com',
   schedulerServiceAccount: 'scheduler@strata-local.iam.gserviceaccount.com',
 } as const;

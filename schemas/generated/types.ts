@@ -149,7 +149,9 @@ export interface OrderEvent {
   /**
    * Accepted for producers' convenience, never stored.
    */
-  shipping_address?: {};
+  shipping_address?: {
+    [k: string]: unknown | undefined;
+  };
 }
 
 /** seller_action v1. */

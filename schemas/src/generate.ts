@@ -18,8 +18,20 @@ const FILLED_BY_STRATA = ['event_id', 'received_at', 'schema_version'];
 
 const pascal = (name: string) => name.replace(/(^|_)([a-z0-9])/g, (_, __, c: string) => c.toUpperCase());
 
+/**
+ * JSON Schema's default for an object without `additionalProperties` is "anything goes"; say so
+ * explicitly, or the generator would type a free-form object as `{}`.
+ */
+function explicitObjects(schema: JsonSchema): JsonSchema {
+  const out: JsonSchema = { ...schema };
+  if (schema.properties) out.properties = Object.fromEntries(Object.entries(schema.properties).map(([k, v]) => [k, explicitObjects(v)]));
+  if (schema.items) out.items = explicitObjects(schema.items);
+  if (schema.type === 'object' && schema.additionalProperties === undefined) out.additionalProperties = true;
+  return out;
+}
+
 function publisherView(schema: JsonSchema): JsonSchema {
-  const { $id: _id, title: _title, ...rest } = schema;
+  const { $id: _id, title: _title, ...rest } = explicitObjects(schema);
   return { ...rest, required: (schema.required ?? []).filter((name) => !FILLED_BY_STRATA.includes(name)) };
 }
 

@@ -40,23 +40,24 @@ describe('pipeline end to end', () => {
 
     // Column types: timestamps are µs UTC, partition keys come from the path, not the file.
     const types = await queryLake(`select column_name, column_type from (describe user_action)`, stack.dataDir);
-    expect(Object.fromEntries(types.rows.map(([name, type]) => [name, type]))).toEqual({
+    expect(Object.fromEntries(types.rows.map(([name, type]) => [name, type]))).toMatchObject({
       event_id: 'VARCHAR',
       event: 'VARCHAR',
       ts: 'TIMESTAMP WITH TIME ZONE',
       received_at: 'TIMESTAMP WITH TIME ZONE',
-      user_id: 'VARCHAR',
-      session_id: 'VARCHAR',
-      properties: 'VARCHAR',
+      schema_version: 'BIGINT',
+      context: expect.stringMatching(/^STRUCT\(user_agent VARCHAR, ip VARCHAR/),
+      price: 'DOUBLE',
+      extra: 'VARCHAR',
       log_type: 'VARCHAR',
       dt: 'DATE',
       hr: 'INTEGER',
     });
     const sample = await queryLake(
-      `select epoch_us(ts) as us, properties from user_action where event_id = '${viaHttp[0]}'`,
+      `select epoch_us(ts) as us, price, context.page.url as url, schema_version from user_action where event_id = '${viaHttp[0]}'`,
       stack.dataDir,
     );
-    expect(sample.rows[0]).toEqual([String(BigInt(Date.parse(String(http[0]!.ts))) * 1000n), JSON.stringify(http[0]!.properties)]);
+    expect(sample.rows[0]).toEqual([String(BigInt(Date.parse(String(http[0]!.ts))) * 1000n), 12.5, 'https://shop.example/p/42', '2']);
 
     const summary = await stack.runCurator();
     expect(summary).toMatchObject({ partitionsChanged: expect.any(Number) });

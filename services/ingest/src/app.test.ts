@@ -1,13 +1,14 @@
 import { createLogger } from '@strata/runtime';
-import { createRegistry, loadBundledSchemas } from '@strata/schemas';
+import { createPiiHasher, loadBundledSchemas, loadEnvelope } from '@strata/schemas';
+import { createRegistrySource } from '@strata/schemas/postgres';
 import { makeEvent } from '@strata/test';
 import request from 'supertest';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from './app.js';
 import { FakePublisher } from './publisher.js';
 
-const registry = createRegistry(loadBundledSchemas());
 const silent = createLogger({ service: 'ingest', level: 'silent' });
+const registry = createRegistrySource({ bundled: loadBundledSchemas(), envelope: loadEnvelope(), ttlMs: 30_000, logger: silent });
 const KEY = 'test-key';
 
 describe('POST /v1/events', () => {
@@ -22,6 +23,7 @@ describe('POST /v1/events', () => {
       config: { apiKeys: [KEY], maxEventsPerRequest: 3, maxBodyBytes: 10_000, projectId: 'p' },
       registry,
       publisher,
+      hash: createPiiHasher('test-secret-0123456789'),
       logger: silent,
       newId: () => `id-${++ids}`,
       now: () => new Date('2026-11-21T12:00:00.000Z'),
@@ -40,24 +42,45 @@ describe('POST /v1/events', () => {
     expect(res.body).toEqual({ accepted: 2, event_ids: ['id-1', 'mine'] });
     expect(publisher.published).toHaveLength(2);
     const [first] = publisher.published;
-    expect(first!.attributes).toEqual({ log_type: 'user_action', schema_version: '1' });
+    // The latest version unless the producer pinned one; the version is stored with the event too.
+    expect(first!.attributes).toEqual({ log_type: 'user_action', schema_version: '2' });
+    expect(publisher.published[1]!.attributes.schema_version).toBe('1');
     const data = JSON.parse(first!.data.toString());
-    expect(data).toMatchObject({ event_id: 'id-1', user_id: 'u1', received_at: '2026-11-21T12:00:00.000Z' });
+    expect(data).toMatchObject({ event_id: 'id-1', user_id: 'u1', received_at: '2026-11-21T12:00:00.000Z', schema_version: 2 });
     // Routing fields travel as attributes, not in the stored event.
     expect(data).not.toHaveProperty('log_type');
   });
 
   it('rejects the whole batch with per-event errors naming index, path and rule', async () => {
-    const res = await post([makeEvent(), makeEvent({ ts: 'yesterday', color: 'red' }), { event: 'x' }]);
+    const res = await post([makeEvent(), makeEvent({ ts: 'yesterday', price: 'cheap' }), { event: 'x' }]);
     expect(res.status).toBe(400);
     expect(res.body.errors).toEqual(
       expect.arrayContaining([
         { index: 1, path: '/ts', message: 'must match format "date-time"' },
-        { index: 1, path: '/color', message: 'is not a known field' },
+        { index: 1, path: '/price', message: 'must be number' },
         { index: 2, path: '/log_type', message: 'is required and must be a string' },
       ]),
     );
     expect(publisher.published).toHaveLength(0);
+  });
+
+  it('rejects unknown fields for a log type that says reject, and keeps them where it says keep', async () => {
+    const order = { log_type: 'order_event', event: 'order_paid', ts: '2026-11-21T10:00:00Z', order_id: 'o-1', coupon: 'X' };
+    expect((await post([order])).body.errors).toEqual([{ index: 0, path: '/coupon', message: 'is not a known field' }]);
+    expect((await post([makeEvent({ coupon: 'X' })])).status).toBe(202);
+    expect(JSON.parse(publisher.published[0]!.data.toString()).coupon).toBe('X');
+  });
+
+  it('protects PII before publishing: hashes, redacts and drops as the schema says', async () => {
+    const order = {
+      log_type: 'order_event', event: 'order_paid', ts: '2026-11-21T10:00:00Z', order_id: 'o-1',
+      customer_email: 'ada@example.com', shipping_address: { street: 'Main St 1' }, context: { ip: '203.0.113.7' },
+    };
+    expect((await post([order])).status).toBe(202);
+    const data = JSON.parse(publisher.published[0]!.data.toString());
+    expect(data.customer_email).toBe(createPiiHasher('test-secret-0123456789')('ada@example.com'));
+    expect(data.context).toEqual({ ip: '[redacted]' });
+    expect(data).not.toHaveProperty('shipping_address');
   });
 
   it('names an unknown log type and a bad schema_version', async () => {

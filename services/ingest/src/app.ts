@@ -1,6 +1,6 @@
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import { traceFields, type Logger } from '@strata/runtime';
-import type { Registry } from '@strata/schemas';
+import type { PiiHasher, Registry } from '@strata/schemas';
 import { requireApiKey } from './api-key.js';
 import type { IngestConfig } from './config.js';
 import { prepareEvents } from './prepare.js';
@@ -8,15 +8,18 @@ import type { EventPublisher } from './publisher.js';
 
 export interface IngestDeps {
   config: Pick<IngestConfig, 'apiKeys' | 'maxEventsPerRequest' | 'maxBodyBytes' | 'projectId'>;
-  registry: Registry;
+  /** Asked per request, so versions published while the service runs are served within the source's TTL. */
+  registry: { current(): Promise<Registry> };
   publisher: EventPublisher;
+  /** Hashes x-pii "hash" fields before they leave the service. */
+  hash: PiiHasher;
   logger: Logger;
   newId: () => string;
   now?: () => Date;
 }
 
 export function createApp(deps: IngestDeps): Express {
-  const { config, registry, publisher, logger, newId, now = () => new Date() } = deps;
+  const { config, registry, publisher, hash, logger, newId, now = () => new Date() } = deps;
   const app = express();
   app.disable('x-powered-by');
 
@@ -25,7 +28,7 @@ export function createApp(deps: IngestDeps): Express {
 
   app.post('/v1/events', requireApiKey(config.apiKeys), json, async (req, res) => {
     const log = logger.child(traceFields(req.get('x-cloud-trace-context'), config.projectId));
-    const prepared = prepareEvents(req.body, { registry, newId, now, maxEvents: config.maxEventsPerRequest });
+    const prepared = prepareEvents(req.body, { registry: await registry.current(), hash, newId, now, maxEvents: config.maxEventsPerRequest });
     if (!prepared.ok) {
       log.info({ rejected: prepared.errors.length }, 'events rejected');
       res.status(400).json({ error: 'invalid_events', errors: prepared.errors });

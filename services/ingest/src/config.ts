@@ -8,6 +8,12 @@ export interface IngestConfig {
   maxEventsPerRequest: number;
   maxBodyBytes: number;
   logLevel: string;
+  /** Key for the x-pii "hash" HMAC; keep it in Secret Manager. Rotating it changes every hash. */
+  piiHashSecret: string;
+  /** Where published log type versions are read from; only the bundled schemas when unset. */
+  schemaRegistryDatabaseUrl: string | undefined;
+  /** A version published to the registry is served within this long. */
+  schemaRegistryTtlMs: number;
 }
 
 /** Parses the ingest service's whole configuration once; throws naming the bad variable. */
@@ -22,5 +28,8 @@ export function loadConfig(env: Env = process.env): IngestConfig {
     maxEventsPerRequest: readInt(env, 'INGEST_MAX_EVENTS', 500, { min: 1, max: 10_000 }),
     maxBodyBytes: readInt(env, 'INGEST_MAX_BODY_BYTES', 1_048_576, { min: 1024, max: 10_485_760 }),
     logLevel: optionalString(env, 'LOG_LEVEL') ?? 'info',
+    piiHashSecret: requireString(env, 'PII_HASH_SECRET'),
+    schemaRegistryDatabaseUrl: optionalString(env, 'SCHEMA_REGISTRY_DATABASE_URL'),
+    schemaRegistryTtlMs: readInt(env, 'SCHEMA_REGISTRY_TTL_MS', 30_000, { min: 100, max: 3_600_000 }),
   };
 }

@@ -5,13 +5,13 @@ import { wireIngest } from './wiring.js';
 
 const config = loadConfig();
 const logger = createLogger({ service: 'ingest', level: config.logLevel });
-const { app, pubsub, topic } = wireIngest(config, logger);
+const { app, pubsub, topic, registry } = wireIngest(config, logger);
 const server = createServer(app);
 const stop = createStop(logger, {
   stopAccepting: closeServer(server),
   // Anything still batched in the client is published before we exit.
   flush: () => topic.flush(),
-  close: [() => pubsub.close()],
+  close: [() => pubsub.close(), () => registry.close()],
 });
 trapSignals(stop);
 const port = await listen(server, config.port);

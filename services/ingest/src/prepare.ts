@@ -1,4 +1,4 @@
-import type { FieldError, Registry } from '@strata/schemas';
+import { protectPii, type FieldError, type PiiHasher, type Registry } from '@strata/schemas';
 import type { OutgoingMessage } from './publisher.js';
 
 /**
@@ -18,6 +18,7 @@ export type PrepareResult =
 
 export interface PrepareDeps {
   registry: Registry;
+  hash: PiiHasher;
   newId: () => string;
   now: () => Date;
   maxEvents: number;
@@ -57,16 +58,19 @@ export function prepareEvents(body: unknown, deps: PrepareDeps): PrepareResult {
       errors.push({ index, ...route.error! });
       return;
     }
-    const { log_type: _logType, schema_version: _version, ...fields } = raw;
-    const event = { ...fields, event_id: fields.event_id ?? deps.newId(), received_at: receivedAt };
-    const result = deps.registry.validate(route.logType, route.version, event);
+    const { log_type: _logType, ...fields } = raw;
+    // The version validated against is stored with the event: the latest unless the producer pinned one.
+    const version = route.version ?? deps.registry.latestVersion(route.logType);
+    const event = { ...fields, event_id: fields.event_id ?? deps.newId(), received_at: receivedAt, ...(version ? { schema_version: version } : {}) };
+    const result = deps.registry.validate(route.logType, version, event);
     if (!result.ok) {
       errors.push(...result.errors.map((e) => ({ index, ...e })));
       return;
     }
     eventIds.push(String(event.event_id));
     messages.push({
-      data: Buffer.from(JSON.stringify(event)),
+      // PII is protected here, before the event reaches Pub/Sub: raw values are never published.
+      data: Buffer.from(JSON.stringify(protectPii(result.event, deps.registry.piiRules(result.logType, result.version), deps.hash))),
       attributes: { log_type: result.logType, schema_version: String(result.version) },
     });
   });

@@ -1,4 +1,4 @@
-import { createRegistry, loadBundledSchemas } from '@strata/schemas';
+import { createPiiHasher, createRegistry, loadBundledSchemas } from '@strata/schemas';
 import { describe, expect, it } from 'vitest';
 import { admit, type Admission } from './admit.js';
 import { pushBody, userAction, PUBLISH_TIME, type PushOptions } from './push-fixtures.js';
@@ -9,7 +9,7 @@ const registry = createRegistry(loadBundledSchemas());
 function admitted(event: unknown, options?: PushOptions): Admission {
   const decoded = decodePush(pushBody(event, options));
   if (!decoded.ok) throw new Error(decoded.error);
-  return admit(registry, decoded.message);
+  return admit(registry, decoded.message, createPiiHasher('test-secret-0123456789'));
 }
 
 function quarantined(event: unknown, options?: PushOptions) {
@@ -38,14 +38,14 @@ describe('admit', () => {
   });
 
   it('quarantines an invalid event with its reasons under its log type and publish date', () => {
-    const event = userAction({ user_id: undefined, event: 'Bad Name' });
+    const event = userAction({ ts: undefined, event: 'Bad Name' });
     const result = quarantined(event, { messageId: '9' });
     expect(result.group).toEqual({ logType: 'user_action', dt: '2024-05-06' });
     expect(result.record).toMatchObject({ messageId: '9', publishTime: PUBLISH_TIME, attributes: { log_type: 'user_action', schema_version: '1' } });
     expect(result.record.data).toEqual(JSON.parse(JSON.stringify(event)));
     expect(result.record.reasons).toEqual(
       expect.arrayContaining([
-        { path: '/user_id', message: 'is required' },
+        { path: '/ts', message: 'is required' },
         expect.objectContaining({ path: '/event' }),
       ]),
     );

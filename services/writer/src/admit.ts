@@ -1,4 +1,4 @@
-import { partitionOf, toMicros, type FieldError, type Partition, type Registry } from '@strata/schemas';
+import { partitionOf, protectPii, toMicros, type FieldError, type Partition, type PiiHasher, type Registry } from '@strata/schemas';
 import type { PushMessage } from './push-message.js';
 import { quarantine, type Quarantined } from './quarantine.js';
 
@@ -11,7 +11,7 @@ export type Admission =
   | { kind: 'row'; partition: Partition; row: Record<string, unknown>; bytes: number }
   | ({ kind: 'quarantine'; bytes: number } & Quarantined);
 
-export type AdmitRegistry = Pick<Registry, 'validate' | 'latestVersion' | 'columns'>;
+export type AdmitRegistry = Pick<Registry, 'validate' | 'latestVersion' | 'columns' | 'piiRules'>;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -53,7 +53,7 @@ function timestampErrors(registry: AdmitRegistry, logType: string, row: Record<s
   return errors;
 }
 
-export function admit(registry: AdmitRegistry, message: PushMessage): Admission {
+export function admit(registry: AdmitRegistry, message: PushMessage, hash: PiiHasher): Admission {
   const logType = message.attributes.log_type;
   const known = logType !== undefined && registry.latestVersion(logType) !== undefined ? logType : undefined;
   const reject = (reasons: FieldError[]): Admission => ({ kind: 'quarantine', bytes: message.byteLength, ...quarantine(message, reasons, known) });
@@ -69,10 +69,13 @@ export function admit(registry: AdmitRegistry, message: PushMessage): Admission 
   }
   const version = rawVersion === undefined ? undefined : Number(rawVersion);
 
-  const result = registry.validate(logType, version, withDefaults(event, message));
+  const schemaVersion = version ?? registry.latestVersion(logType);
+  const result = registry.validate(logType, schemaVersion, { ...withDefaults(event, message), schema_version: schemaVersion });
   if (!result.ok) return reject(result.errors);
   const errors = timestampErrors(registry, logType, result.event);
   if (errors.length > 0) return reject(errors);
 
-  return { kind: 'row', partition: partitionOf(logType, String(result.event.ts)), row: result.event, bytes: message.byteLength };
+  // Direct publishers bypass ingest, so PII is protected here too (idempotent for ingest's events).
+  const row = protectPii(result.event, registry.piiRules(logType, result.version), hash);
+  return { kind: 'row', partition: partitionOf(logType, String(row.ts)), row, bytes: message.byteLength };
 }

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { closeServer, createLogger, createOidcVerifier, listen } from '@strata/runtime';
-import { createRegistry, loadBundledSchemas, toMicros } from '@strata/schemas';
+import { createPiiHasher, loadBundledSchemas, loadEnvelope, toMicros } from '@strata/schemas';
+import { createRegistrySource } from '@strata/schemas/postgres';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createOidcIssuer, PEM_CERTS_PATH, type OidcIssuer } from '@strata/dev/oidc-issuer';
@@ -16,7 +17,8 @@ import { pushBody, userAction } from './push-fixtures.js';
 
 const AUDIENCE = 'https://writer.strata.test/push';
 const PUSH_SA = 'pubsub-push@strata-test.iam.gserviceaccount.com';
-const registry = createRegistry(loadBundledSchemas());
+const source = createRegistrySource({ bundled: loadBundledSchemas(), envelope: loadEnvelope(), ttlMs: 30_000, logger: createLogger({ service: 'writer', level: 'silent' }) });
+const registry = await source.current();
 
 let issuer: OidcIssuer;
 let certsServer: Server;
@@ -35,6 +37,8 @@ afterAll(async () => {
   await closeServer(certsServer)();
 });
 
+const PII_SECRET = 'test-secret-0123456789';
+
 function setup(limits: Partial<BufferLimits> = {}) {
   const logs: Array<Record<string, unknown>> = [];
   const logger = createLogger({ service: 'writer' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
@@ -46,7 +50,7 @@ function setup(limits: Partial<BufferLimits> = {}) {
     limits: { maxRows: 1, maxBytes: 1 << 20, maxAgeMs: 60_000, maxBufferedRows: 100, ...limits },
   });
   const verifier = createOidcVerifier({ audience: AUDIENCE, serviceAccountEmail: PUSH_SA, certsUrl });
-  const app = createApp({ verifier, registry, writer, logger, projectId: 'strata-test' });
+  const app = createApp({ verifier, registry: source, writer, hash: createPiiHasher(PII_SECRET), logger, projectId: 'strata-test' });
   const push = (body: unknown, bearer = token) =>
     request(app).post('/push').set('authorization', `Bearer ${bearer}`).set('x-cloud-trace-context', 'abc123/7;o=1').send(body as object);
   const names = (prefix: string) => [...store.objects.keys()].filter((name) => name.startsWith(prefix));
@@ -127,18 +131,33 @@ describe('POST /push', () => {
   it('writes Parquet that DuckDB reads back with exact types and µs values and no partition columns', async () => {
     const { push, store } = setup();
     const ts = '2024-05-06T07:08:09.123456Z';
-    expect((await push(pushBody(userAction({ ts, session_id: 's-1' }), { messageId: 'm9' }))).status).toBe(204);
+    expect((await push(pushBody(userAction({ ts, session_id: 's-1', coupon: 'X1' }), { messageId: 'm9' }))).status).toBe(204);
     const [stored] = [...store.objects.values()];
 
     const columns = await readParquet(stored!.bytes, (file) => `DESCRIBE SELECT * FROM read_parquet('${file}')`);
+    // The union of user_action's versions, as the schemas package generates it; no log_type/dt/hr.
     expect(columns.map((c) => [c.column_name, c.column_type])).toEqual([
       ['event_id', 'VARCHAR'],
       ['event', 'VARCHAR'],
       ['ts', 'TIMESTAMP WITH TIME ZONE'],
       ['received_at', 'TIMESTAMP WITH TIME ZONE'],
       ['user_id', 'VARCHAR'],
+      ['anonymous_id', 'VARCHAR'],
       ['session_id', 'VARCHAR'],
-      ['properties', 'VARCHAR'],
+      ['source', 'VARCHAR'],
+      ['schema_version', 'BIGINT'],
+      ['context', 'STRUCT(user_agent VARCHAR, ip VARCHAR, locale VARCHAR, page STRUCT(url VARCHAR, referrer VARCHAR, title VARCHAR))'],
+      ['page_url', 'VARCHAR'],
+      ['referrer', 'VARCHAR'],
+      ['product_id', 'VARCHAR'],
+      ['cart_id', 'VARCHAR'],
+      ['price', 'DOUBLE'],
+      ['currency', 'VARCHAR'],
+      ['quantity', 'BIGINT'],
+      ['search_query', 'VARCHAR'],
+      ['list_id', 'VARCHAR'],
+      ['position', 'BIGINT'],
+      ['extra', 'VARCHAR'],
     ]);
 
     const codecs = await readParquet(stored!.bytes, (file) => `SELECT DISTINCT compression FROM parquet_metadata('${file}')`);
@@ -146,7 +165,7 @@ describe('POST /push', () => {
 
     const [row] = await readParquet(
       stored!.bytes,
-      (file) => `SELECT event_id, epoch_us(ts) AS ts_us, epoch_us(received_at) AS received_us, user_id, session_id, properties FROM read_parquet('${file}')`,
+      (file) => `SELECT event_id, epoch_us(ts) AS ts_us, epoch_us(received_at) AS received_us, user_id, session_id, schema_version, quantity, extra FROM read_parquet('${file}')`,
     );
     expect(row).toEqual({
       event_id: 'pubsub-m9',
@@ -154,8 +173,26 @@ describe('POST /push', () => {
       received_us: toMicros('2024-05-06T23:59:59.500Z'),
       user_id: 'u-1',
       session_id: 's-1',
-      properties: JSON.stringify({ path: '/cart', n: 2 }),
+      schema_version: 1n,
+      quantity: 2n,
+      // user_action keeps fields it does not know, in the extra column.
+      extra: JSON.stringify({ coupon: 'X1' }),
     });
+  });
+
+  it('protects PII of events published straight to Pub/Sub: hash, redact, drop', async () => {
+    const { push, store } = setup();
+    const order = {
+      event: 'order_paid', ts: '2024-05-06T07:08:09Z', order_id: 'o-1', customer_email: 'ada@example.com',
+      shipping_address: { street: 'Main St 1' }, context: { ip: '203.0.113.7', locale: 'de' },
+    };
+    const res = await push(pushBody(order, { attributes: { log_type: 'order_event', schema_version: '1' } }));
+    expect(res.status).toBe(204);
+    const [stored] = [...store.objects.values()];
+    const [row] = await readParquet(stored!.bytes, (file) => `SELECT customer_email, context.ip AS ip, context.locale AS locale FROM read_parquet('${file}')`);
+    expect(row).toEqual({ customer_email: createPiiHasher(PII_SECRET)('ada@example.com'), ip: '[redacted]', locale: 'de' });
+    const columns = await readParquet(stored!.bytes, (file) => `DESCRIBE SELECT * FROM read_parquet('${file}')`);
+    expect(columns.map((c) => c.column_name)).not.toContain('shipping_address');
   });
 
   it('answers 503 when the flush fails, and keeps nothing', async () => {
@@ -212,7 +249,7 @@ describe('POST /push', () => {
 
   it('quarantines an invalid event with its reasons, then acks it', async () => {
     const { push, store, names, logs } = setup();
-    const event = userAction({ user_id: undefined, colour: 'red' });
+    const event = userAction({ ts: '2024-05-06T07:08:09Z', quantity: 'two', colour: 'red' });
     const res = await push(pushBody(event, { messageId: 'bad-1' }));
     expect(res.status).toBe(204);
 
@@ -225,13 +262,12 @@ describe('POST /push', () => {
     expect(lines).toHaveLength(1);
     expect(JSON.parse(lines[0]!)).toEqual({
       reasons: expect.arrayContaining([
-        { path: '/user_id', message: 'is required' },
-        { path: '/colour', message: 'is not a known field' },
+        { path: '/quantity', message: 'must be integer' },
       ]),
       attributes: { log_type: 'user_action', schema_version: '1' },
       messageId: 'bad-1',
       publishTime: '2024-05-06T23:59:59.500Z',
-      data: { event: 'page_view', ts: '2024-05-06T07:08:09.123456Z', properties: { path: '/cart', n: 2 }, colour: 'red' },
+      data: { event: 'page_view', ts: '2024-05-06T07:08:09Z', user_id: 'u-1', page_url: 'https://shop.example/cart', quantity: 'two', colour: 'red' },
     });
     expect(logs.find((line) => line.message === 'quarantined')).toMatchObject({ log_type: 'user_action', count: 1, object });
   });

@@ -1,13 +1,17 @@
 import express, { type ErrorRequestHandler, type Express, type Request } from 'express';
 import { requireOidc, traceFields, type Logger, type OidcVerifier } from '@strata/runtime';
+import type { PiiHasher } from '@strata/schemas';
 import { admit, type AdmitRegistry } from './admit.js';
 import type { LakeWriter } from './lake-writer.js';
 import { decodePush } from './push-message.js';
 
 export interface AppDeps {
   verifier: OidcVerifier;
-  registry: AdmitRegistry;
+  /** Asked per push, so versions published while the writer runs are admitted within the source's TTL. */
+  registry: { current(): Promise<AdmitRegistry> };
   writer: Pick<LakeWriter, 'write'>;
+  /** Hashes x-pii "hash" fields of events that did not come through ingest. */
+  hash: PiiHasher;
   logger: Logger;
   /** For trace fields on request logs; optional locally. */
   projectId?: string;
@@ -27,7 +31,7 @@ const MAX_PUSH_BODY = '16mb';
  *   429 — too many rows buffered: push backs off
  *   503 — the flush holding the row failed: redeliver
  */
-export function createApp({ verifier, registry, writer, logger, projectId }: AppDeps): Express {
+export function createApp({ verifier, registry, writer, logger, projectId, hash }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   const trace = (req: Request) => traceFields(req.get('x-cloud-trace-context'), projectId);
@@ -42,7 +46,7 @@ export function createApp({ verifier, registry, writer, logger, projectId }: App
     }
     const { message } = decoded;
     const ids = { messageId: message.messageId, deliveryAttempt: message.deliveryAttempt };
-    const added = writer.write(admit(registry, message));
+    const added = writer.write(admit(await registry.current(), message, hash));
     if (!added.ok) {
       logger.warn({ ...trace(req), ...ids }, 'buffer full, asking push to back off');
       res.status(429).json({ error: 'writer is busy, retry later' });

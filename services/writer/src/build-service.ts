@@ -1,6 +1,7 @@
 import type { Storage } from '@google-cloud/storage';
 import { createOidcVerifier, type Logger } from '@strata/runtime';
-import { createRegistry, loadBundledSchemas } from '@strata/schemas';
+import { createPiiHasher, type Registry } from '@strata/schemas';
+import { openRegistrySource, type RegistrySource } from '@strata/schemas/postgres';
 import type { Express } from 'express';
 import { createApp } from './app.js';
 import type { WriterConfig } from './config.js';
@@ -10,12 +11,32 @@ import { createLakeWriter, type LakeWriter } from './lake-writer.js';
 export interface WriterService {
   app: Express;
   writer: LakeWriter;
+  /** Close it on shutdown, after the last flush: it ends the registry's database pool. */
+  registry: RegistrySource;
+}
+
+/**
+ * The lake writer looks a log type's columns up synchronously when it flushes. Every row it holds
+ * was admitted by a push that resolved the registry first, so the registry last resolved knows
+ * that log type, with columns at least as wide as the version the row was validated against
+ * (versions only ever add columns).
+ */
+function trackLatest(source: RegistrySource): { current(): Promise<Registry>; columns: Registry['columns'] } {
+  let latest: Registry | undefined;
+  return {
+    current: async () => (latest = await source.current()),
+    columns(logType) {
+      if (!latest) throw new Error(`columns of ${logType} asked before any registry was resolved`);
+      return latest.columns(logType);
+    },
+  };
 }
 
 /** Wires the writer once from its config and clients; shared by the Cloud Run server and the function entry. */
 export function buildWriterService(config: WriterConfig, clients: { storage: Storage; logger: Logger }): WriterService {
   const { storage, logger } = clients;
-  const registry = createRegistry(loadBundledSchemas());
+  const source = openRegistrySource({ databaseUrl: config.schemaRegistryDatabaseUrl, ttlMs: config.schemaRegistryTtlMs, logger });
+  const registry = trackLatest(source);
   const writer = createLakeWriter({
     store: createGcsLakeStore(storage.bucket(config.lakeBucket)),
     registry,
@@ -32,6 +53,6 @@ export function buildWriterService(config: WriterConfig, clients: { storage: Sto
     serviceAccountEmail: config.pushServiceAccount,
     certsUrl: config.oidcCertsUrl,
   });
-  const app = createApp({ verifier, registry, writer, logger, projectId: config.projectId });
-  return { app, writer };
+  const app = createApp({ verifier, registry, writer, hash: createPiiHasher(config.piiHashSecret), logger, projectId: config.projectId });
+  return { app, writer, registry: source };
 }

@@ -2,7 +2,7 @@ import { ConfigError } from '@strata/runtime';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from './config.js';
 
-const required = { LAKE_BUCKET: 'lake', PUSH_AUDIENCE: 'https://writer/push', PUSH_SERVICE_ACCOUNT: 'push@p.iam.gserviceaccount.com' };
+const required = { LAKE_BUCKET: 'lake', PUSH_AUDIENCE: 'https://writer/push', PUSH_SERVICE_ACCOUNT: 'push@p.iam.gserviceaccount.com', PII_HASH_SECRET: 'test-secret-0123456789' };
 
 describe('loadConfig', () => {
   it('applies the defaults', () => {
@@ -18,6 +18,9 @@ describe('loadConfig', () => {
       flushMaxBytes: 32 * 1024 * 1024,
       maxBufferedRows: 100_000,
       logLevel: 'info',
+      piiHashSecret: 'test-secret-0123456789',
+      schemaRegistryDatabaseUrl: undefined,
+      schemaRegistryTtlMs: 30_000,
     });
   });
 

@@ -21,6 +21,12 @@ export interface WriterConfig {
   flushMaxBytes: number;
   maxBufferedRows: number;
   logLevel: string;
+  /** Key for the x-pii "hash" HMAC; keep it in Secret Manager. Rotating it changes every hash. */
+  piiHashSecret: string;
+  /** Where published log type versions are read from; only the bundled schemas when unset. */
+  schemaRegistryDatabaseUrl: string | undefined;
+  /** A version published to the registry is served within this long. */
+  schemaRegistryTtlMs: number;
 }
 
 const MiB = 1024 * 1024;
@@ -38,5 +44,8 @@ export function loadConfig(env: Env = process.env): WriterConfig {
     flushMaxBytes: readInt(env, 'FLUSH_MAX_BYTES', 32 * MiB, { min: 1 }),
     maxBufferedRows: readInt(env, 'MAX_BUFFERED_ROWS', 100_000, { min: 1 }),
     logLevel: requireString(env, 'LOG_LEVEL', 'info'),
+    piiHashSecret: requireString(env, 'PII_HASH_SECRET'),
+    schemaRegistryDatabaseUrl: optionalString(env, 'SCHEMA_REGISTRY_DATABASE_URL'),
+    schemaRegistryTtlMs: readInt(env, 'SCHEMA_REGISTRY_TTL_MS', 30_000, { min: 100, max: 3_600_000 }),
   };
 }

@@ -7,6 +7,7 @@ import { createOidcIssuer, PEM_CERTS_PATH, type OidcIssuer } from '@strata/dev/o
 
 const env = {
   LAKE_BUCKET: 'lake',
+  PII_HASH_SECRET: 'test-secret-0123456789',
   PUSH_AUDIENCE: 'https://writer.strata.test/push',
   PUSH_SERVICE_ACCOUNT: 'pubsub-push@strata-test.iam.gserviceaccount.com',
   LOG_LEVEL: 'silent',

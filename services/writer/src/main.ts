@@ -9,7 +9,7 @@ const config = loadConfig();
 const logger = createLogger({ service: 'writer', level: config.logLevel });
 // Finds the project itself and honours STORAGE_EMULATOR_HOST, so the local stack needs no branch here.
 const storage = new Storage();
-const { app, writer } = buildWriterService(config, { storage, logger });
+const { app, writer, registry } = buildWriterService(config, { storage, logger });
 const server = createServer(app);
 
 const stop = createStop(logger, {
@@ -30,6 +30,8 @@ const stop = createStop(logger, {
     const { failed } = await writer.flushAll();
     if (failed > 0) throw new Error(`${failed} batch(es) failed to flush during shutdown`);
   },
+  // After the last flush: the registry's pool is only needed while pushes are admitted.
+  close: [() => registry.close()],
 });
 trapSignals(stop);
 

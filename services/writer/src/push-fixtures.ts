@@ -6,7 +6,8 @@ export function userAction(overrides: Record<string, unknown> = {}): Record<stri
     event: 'page_view',
     ts: '2024-05-06T07:08:09.123456Z',
     user_id: 'u-1',
-    properties: { path: '/cart', n: 2 },
+    page_url: 'https://shop.example/cart',
+    quantity: 2,
     ...overrides,
   };
 }

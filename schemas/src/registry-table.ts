@@ -1,0 +1,106 @@
+import { fileURLToPath } from 'node:url';
+import { PG_MIGRATE_LOCK_ID, runner } from 'node-pg-migrate';
+import pg from 'pg';
+import type { JsonSchema, LogTypeVersion } from './log-type.js';
+
+/**
+ * The `schema_registry` table: log type versions published at runtime (`npm run schemas:publish`),
+ * read by the services beside the versions bundled with their code. Published rows are immutable.
+ */
+export const REGISTRY_MIGRATIONS_DIR = fileURLToPath(new URL('../migrations/', import.meta.url));
+/** Its own migrations table, so it can share a database with the curator's `pgmigrations`. */
+export const REGISTRY_MIGRATIONS_TABLE = 'strata_schema_migrations';
+
+/** pino's Logger fits; only what the registry code logs. */
+export interface RegistryLogger {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
+export interface PublishedVersion extends LogTypeVersion {
+  active: boolean;
+}
+
+/** A pg.Pool or a client inside a transaction. */
+export type Queryable = Pick<pg.ClientBase, 'query'>;
+
+/**
+ * Creates the table if needed; returns the migrations applied. Like the curator's migrate(), it WAITS
+ * on node-pg-migrate's advisory lock (the runner's own lock is try-or-fail), so a publish that meets a
+ * curator start-up, or another publish, queues instead of failing.
+ */
+export async function migrateRegistry(databaseUrl: string, logger?: RegistryLogger): Promise<string[]> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query('select pg_advisory_lock($1)', [PG_MIGRATE_LOCK_ID]);
+    const applied = await runner({
+      dbClient: client,
+      dir: REGISTRY_MIGRATIONS_DIR,
+      migrationsTable: REGISTRY_MIGRATIONS_TABLE,
+      direction: 'up',
+      checkOrder: true,
+      noLock: true,
+      logger: { info: () => undefined, warn: (message) => logger?.warn({}, message), error: (message) => logger?.error({}, message) },
+    });
+    const names = applied.map((m) => m.name);
+    if (names.length > 0) logger?.info({ migrations: names }, 'schema registry migrations applied');
+    return names;
+  } finally {
+    // Ending the session releases the advisory lock as well.
+    await client.end();
+  }
+}
+
+/**
+ * The pool a service reads published versions through. One connection is enough: refreshes are
+ * single-flight. Requests wait on a refresh, so a hung database must fail fast rather than hold them;
+ * an idle connection that drops (Cloud SQL failover) is logged instead of crashing the process.
+ */
+export function createRegistryPool(databaseUrl: string, logger: RegistryLogger): pg.Pool {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 1, connectionTimeoutMillis: 3_000, query_timeout: 3_000 });
+  pool.on('error', (err) => logger.warn({ reason: err.message }, 'idle schema registry connection failed'));
+  return pool;
+}
+
+interface Row {
+  log_type: string;
+  version: number;
+  schema: JsonSchema;
+  active: boolean;
+}
+
+/** Published versions in (log_type, version) order; `activeOnly` is what the services serve. */
+export async function readPublished(db: Queryable, { activeOnly }: { activeOnly: boolean }): Promise<PublishedVersion[]> {
+  const where = activeOnly ? 'where active' : '';
+  const { rows } = await db.query<Row>(`select log_type, version, schema, active from schema_registry ${where} order by log_type, version`);
+  return rows.map((r) => ({ logType: r.log_type, version: r.version, schema: r.schema, active: r.active }));
+}
+
+/** undefined_table: nothing was ever published to this database. */
+export function isMissingTable(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === '42P01';
+}
+
+/** The JSON text with object keys sorted at every depth: jsonb does not keep the file's key order. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function sameSchema(a: JsonSchema, b: JsonSchema): boolean {
+  return canonical(a) === canonical(b);
+}
+
+/** A version's place (log type, number) must agree with what its schema says about itself. */
+export function identityProblem({ logType, version, schema }: LogTypeVersion): string | undefined {
+  if (schema['x-log-type'] === logType && schema['x-version'] === version) return undefined;
+  return `${logType} v${version}: its schema says x-log-type ${JSON.stringify(schema['x-log-type'])}, x-version ${JSON.stringify(schema['x-version'])}`;
+}
+
+export const versionKey = ({ logType, version }: Pick<LogTypeVersion, 'logType' | 'version'>): string => `${logType}\u0000${version}`;
