@@ -104,12 +104,12 @@ describe.each(backends)('curation against $name', (backend) => {
   it('recomputes only the partition that got a new file', async () => {
     await run();
     const [addToCart] = await readCounts(pool);
-    put('b2', [userAction('e5', 'search', '2025-03-01T11:05:00Z', 'u3'), userAction('e6', 'search', '2025-03-01T11:06:00Z', 'u4'), userAction('e7', 'click', '2025-03-01T11:07:00Z', 'u4')]);
+    put('b2', [userAction('e5', 'search', '2025-03-01T11:05:00Z', 'u3'), userAction('e6', 'search', '2025-03-01T11:06:00Z', 'u4'), userAction('e7', 'product_view', '2025-03-01T11:07:00Z', 'u4')]);
 
     expect(await run()).toMatchObject({ partitionsScanned: 2, partitionsChanged: 1, rollupRows: 2 });
     const rows = await readCounts(pool);
     expect(rows.filter((r) => r.partition === B).map(({ updated_at: _, ...row }) => row)).toEqual([
-      { partition: B, event: 'click', events: 1, users: 1 },
+      { partition: B, event: 'product_view', events: 1, users: 1 },
       { partition: B, event: 'search', events: 2, users: 2 },
     ]);
     expect(rows[0]).toEqual(addToCart); // partition A untouched
@@ -119,10 +119,10 @@ describe.each(backends)('curation against $name', (backend) => {
     await run();
     lake.remove(objectNameFor(a1, 'a1'));
     lake.remove(objectNameFor(a2, 'a2'));
-    put('b1', [userAction('e8', 'click', '2025-03-01T11:08:00Z', 'u5')]); // same name, new generation
+    put('b1', [userAction('e8', 'product_view', '2025-03-01T11:08:00Z', 'u5')]); // same name, new generation
 
     expect(await run()).toMatchObject({ partitionsScanned: 1, partitionsChanged: 2, rollupRows: 1 });
-    expect((await readCounts(pool)).map(({ updated_at: _, ...row }) => row)).toEqual([{ partition: B, event: 'click', events: 1, users: 1 }]);
+    expect((await readCounts(pool)).map(({ updated_at: _, ...row }) => row)).toEqual([{ partition: B, event: 'product_view', events: 1, users: 1 }]);
     expect(await readCurated(pool)).toEqual([B]);
   });
 

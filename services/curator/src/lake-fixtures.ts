@@ -9,7 +9,7 @@ const registry = () => createRegistry(loadBundledSchemas());
 
 /** A user_action row (received_at = ts). */
 export function userAction(eventId: string, event: string, ts: string, userId: string): Record<string, unknown> {
-  return { event_id: eventId, event, ts, received_at: ts, user_id: userId };
+  return { event_id: eventId, event, ts, received_at: ts, schema_version: 1, user_id: userId };
 }
 
 /** user_action rows → Parquet bytes through the schema's Arrow mapping, as the writer encodes them. */
