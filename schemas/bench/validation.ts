@@ -64,14 +64,17 @@ for (const [logType, make] of Object.entries(typical)) {
   }
   const [p, v, f] = [median(parse), median(validate), median(full)];
   const bytes = lines.reduce((n, l) => n + l.length, 0) / lines.length;
+  // Validation alone: the same loop's time less the parse it includes.
+  const validateOnly = EVENTS / Math.max(v - p, 1e-9);
   rows.push({
     'log type': logType,
     'bytes/event': bytes.toFixed(0),
     'JSON.parse ev/s': Math.round(EVENTS / p).toLocaleString('en'),
     'parse+validate ev/s': Math.round(EVENTS / v).toLocaleString('en'),
-    'parse+validate+PII ev/s': Math.round(EVENTS / f).toLocaleString('en'),
-    'ratio vs parse': (v / p).toFixed(2) + '×',
-    'goal ≥200k ev/s': EVENTS / v >= 200_000 ? 'met' : 'MISSED',
+    'validate only ev/s': Math.round(validateOnly).toLocaleString('en'),
+    '+PII ev/s': Math.round(EVENTS / f).toLocaleString('en'),
+    '(parse+validate)/parse': (v / p).toFixed(2) + '×',
+    'validate ≥200k/core': validateOnly >= 200_000 ? 'met' : 'MISSED',
   });
 }
 console.log(`Validation throughput on one core (${EVENTS.toLocaleString('en')} events × ${ROUNDS} rounds, median; baseline JSON.parse of the same bytes)`);

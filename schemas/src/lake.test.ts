@@ -26,3 +26,30 @@ describe('timestamps', () => {
     expect(() => toMicros('yesterday')).toThrow('not an RFC 3339 timestamp: yesterday');
   });
 });
+
+describe('RFC 3339 timestamps the lake accepts', () => {
+  it.each([
+    ['2024-02-29T00:00:00Z', 1709164800000000n],
+    ['2024-02-29t00:00:00z', 1709164800000000n],
+    ['2024-02-29 00:00:00Z', 1709164800000000n],
+    ['2024-02-29T01:30:00+01:30', 1709164800000000n],
+    ['2024-02-28T23:00:00.000001-01:00', 1709164800000001n],
+    ['2024-02-29T00:00:00.123456789Z', 1709164800123456n],
+  ])('%s', (iso, micros) => {
+    expect(toMicros(iso)).toBe(micros);
+  });
+
+  it.each([
+    '2026-02-29T00:00:00Z', // not a leap year
+    '2026-04-31T00:00:00Z',
+    '2026-11-21T10:00:00+0100', // offset without a colon
+    '2026-11-21T10:00:00', // no offset: ambiguous
+    '2026-11-21T10:00:60Z', // leap seconds cannot be stored
+    '2026-11-21T10:00:00.Z',
+    '2026-11-21T10:00:00.1234567890Z', // more than nanoseconds
+    '2026-11-21T10:00:00Zjunk',
+    '２０２６-11-21T10:00:00Z',
+  ])('rejects %s', (iso) => {
+    expect(() => toMicros(iso)).toThrow('not an RFC 3339 timestamp');
+  });
+});

@@ -1,5 +1,3 @@
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
-
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 const isLeap = (y: number) => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
 
@@ -13,27 +11,60 @@ function daysFromCivil(y: number, m: number, d: number): number {
   return era * 146097 + doe - 719468;
 }
 
+/** The number in `s[from, from + n)` if those are all ASCII digits, else -1. */
+function digits(s: string, from: number, n: number): number {
+  let value = 0;
+  for (let i = from; i < from + n; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    value = value * 10 + d;
+  }
+  return value;
+}
+
 /**
- * Parses an RFC 3339 timestamp into whole milliseconds since the epoch (UTC) plus the sub-millisecond
- * microseconds that Date would drop. Arithmetic rather than Date.parse: this runs twice per event on
- * the validation hot path, and Date.parse would also roll Feb 30 into March.
+ * Parses an RFC 3339 timestamp (`YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`) into whole milliseconds
+ * since the epoch (UTC) plus the sub-millisecond microseconds that Date would drop. Hand-rolled
+ * rather than a regexp and Date.parse: it runs twice per event on the validation hot path (this is
+ * several times faster), and Date.parse would also roll Feb 30 into March.
  */
 function parse(iso: string): { ms: number; subMicros: number } | undefined {
-  const m = RFC3339.exec(iso);
-  if (!m) return undefined;
-  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number, number];
-  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return undefined;
+  const n = iso.length;
+  if (n < 20 || iso[4] !== '-' || iso[7] !== '-' || iso[13] !== ':' || iso[16] !== ':') return undefined;
+  const t = iso[10];
+  if (t !== 'T' && t !== 't' && t !== ' ') return undefined;
+  const year = digits(iso, 0, 4);
+  const month = digits(iso, 5, 2);
+  const day = digits(iso, 8, 2);
+  const hour = digits(iso, 11, 2);
+  const minute = digits(iso, 14, 2);
+  const second = digits(iso, 17, 2);
+  if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return undefined;
   if (day > (month === 2 && isLeap(year) ? 29 : DAYS_IN_MONTH[month - 1]!)) return undefined;
-  let offsetMinutes = 0;
-  if (!m[8]) {
-    const oh = Number(m[10]);
-    const om = Number(m[11]);
-    if (oh > 23 || om > 59) return undefined;
-    offsetMinutes = (m[9] === '-' ? -1 : 1) * (oh * 60 + om);
+  let i = 19;
+  let micros = 0;
+  if (iso[i] === '.') {
+    const start = ++i;
+    while (i < n && i - start < 9 && iso.charCodeAt(i) >= 48 && iso.charCodeAt(i) <= 57) i++;
+    if (i === start) return undefined;
+    // Keep six digits (µs); further digits are truncated, as BigQuery does.
+    for (let k = 0; k < 6; k++) micros = micros * 10 + (start + k < i ? iso.charCodeAt(start + k) - 48 : 0);
   }
-  const fraction = ((m[7] ?? '') + '000000').slice(0, 6);
+  let offsetMinutes = 0;
+  const zone = iso[i];
+  if (zone === 'Z' || zone === 'z') {
+    if (i + 1 !== n) return undefined;
+  } else if (zone === '+' || zone === '-') {
+    if (i + 6 !== n || iso[i + 3] !== ':') return undefined;
+    const oh = digits(iso, i + 1, 2);
+    const om = digits(iso, i + 4, 2);
+    if (oh < 0 || oh > 23 || om < 0 || om > 59) return undefined;
+    offsetMinutes = (zone === '-' ? -1 : 1) * (oh * 60 + om);
+  } else {
+    return undefined;
+  }
   const seconds = daysFromCivil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offsetMinutes * 60;
-  return { ms: seconds * 1000 + Number(fraction.slice(0, 3)), subMicros: Number(fraction.slice(3)) };
+  return { ms: seconds * 1000 + Math.floor(micros / 1000), subMicros: micros % 1000 };
 }
 
 /**
