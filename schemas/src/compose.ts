@@ -14,6 +14,19 @@ import type { JsonSchema, LogTypeVersion } from './log-type.js';
 export type UnknownPolicy = 'reject' | 'keep';
 
 export const EXTRA_COLUMN = 'extra';
+
+/**
+ * The envelope fields the services handle by name (ids, time, dedup, rollups). Defined in
+ * envelope.json; a test checks every one is there, so renaming one there breaks loudly.
+ */
+export const ENVELOPE = {
+  eventId: 'event_id',
+  event: 'event',
+  ts: 'ts',
+  receivedAt: 'received_at',
+  userId: 'user_id',
+  schemaVersion: 'schema_version',
+} as const;
 export const RESERVED_FIELDS = ['log_type', 'dt', 'hr', EXTRA_COLUMN] as const;
 /** Upper bound on top-level fields of any event, unknown ones included: bounds work per event. */
 export const MAX_TOP_LEVEL_PROPERTIES = 100;

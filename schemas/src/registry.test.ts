@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadBundledSchemas } from './bundled.js';
+import { loadBundledSchemas, loadEnvelope } from './bundled.js';
+import { ENVELOPE } from './compose.js';
 import type { JsonSchema } from './log-type.js';
 import { createRegistry } from './registry.js';
 
@@ -101,5 +102,10 @@ describe('registry', () => {
     expect(() => createRegistry([file({ dt: { type: 'string' } })])).toThrow('x v1: field "dt" is reserved');
     expect(() => createRegistry([file({ '1st': { type: 'string' } })])).toThrow('"1st" is not a valid BigQuery column name');
     expect(() => createRegistry([file({ _PARTITIONTIME2: { type: 'string' } })])).toThrow("reserved prefix _partition");
+  });
+
+  it('has every envelope field the services use by name', () => {
+    const fields = Object.keys(loadEnvelope().properties ?? {});
+    for (const name of Object.values(ENVELOPE)) expect(fields).toContain(name);
   });
 });

@@ -1,4 +1,5 @@
 import { DuckDBInstance, listValue } from '@duckdb/node-api';
+import { ENVELOPE } from '@strata/schemas';
 
 /** One rollup row of a partition. */
 export interface EventCount {
@@ -34,12 +35,13 @@ export async function openDuckDbRollup(): Promise<Rollup> {
       const values = { files: listValue(files) };
       const described = await connection.runAndReadAll(`select column_name from (describe select * from ${source})`, values);
       const columns = new Set(described.getRowObjectsJS().map((row) => String(row.column_name)));
-      const missing = ['event', 'event_id'].filter((c) => !columns.has(c));
+      const { event, eventId, userId } = ENVELOPE;
+      const missing = [event, eventId].filter((c) => !columns.has(c));
       if (missing.length > 0) return { ok: false, reason: `the Parquet files have no ${missing.join(' or ')} column` };
-      const users = columns.has('user_id') ? 'count(distinct user_id)' : 'null::bigint';
+      const users = columns.has(userId) ? `count(distinct ${userId})` : 'null::bigint';
       const reader = await connection.runAndReadAll(
-        `select event, count(distinct event_id) as events, count(*) as rows, ${users} as users
-         from ${source} where event is not null group by event order by event`,
+        `select ${event} as event, count(distinct ${eventId}) as events, count(*) as rows, ${users} as users
+         from ${source} where ${event} is not null group by 1 order by 1`,
         values,
       );
       return {

@@ -1,4 +1,4 @@
-import { partitionOf, protectPii, toMicros, type FieldError, type Partition, type PiiHasher, type Registry } from '@strata/schemas';
+import { ENVELOPE, partitionOf, protectPii, toMicros, type FieldError, type Partition, type PiiHasher, type Registry } from '@strata/schemas';
 import type { PushMessage } from './push-message.js';
 import { quarantine, type Quarantined } from './quarantine.js';
 
@@ -38,10 +38,10 @@ function timestampErrors(registry: AdmitRegistry, logType: string, row: Record<s
   const errors: FieldError[] = [];
   const timestamps = registry.columns(logType).filter((c) => c.type === 'timestamp').map((c) => c.name);
   // ts chooses the partition, whatever type the schema gives it.
-  for (const name of new Set([...timestamps, 'ts'])) {
+  for (const name of new Set([...timestamps, ENVELOPE.ts])) {
     const value = row[name];
     if (value === undefined || value === null) {
-      if (name === 'ts') errors.push({ path: '/ts', message: 'is required to choose the partition' });
+      if (name === ENVELOPE.ts) errors.push({ path: `/${name}`, message: 'is required to choose the partition' });
       continue;
     }
     try {
