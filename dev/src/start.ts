@@ -49,7 +49,7 @@ Strata is running.
 
 Send events:
   curl -s -X POST ${stack.urls.ingest}/v1/events -H 'content-type: application/json' -H 'x-api-key: ${LOCAL.apiKey}' \\
-    -d '[{"log_type":"user_action","event":"page_view","ts":"${now}","user_id":"u1","properties":{"page":"/"}}]'
+    -d '[{"log_type":"user_action","event":"page_view","ts":"${now}","user_id":"u1","page_url":"https://shop.example/"}]'
 
 Query the lake (after the ${flushMaxAgeMs / 1000}s flush):
   npm run query -- "select event, count(*) from user_action group by event"
