@@ -109,6 +109,31 @@ describe('BigQuery schema generated from the schemas', () => {
     ]);
   });
 
+  const ENVELOPE_BQ = [
+    'event_id STRING REQUIRED', 'event STRING REQUIRED', 'ts TIMESTAMP REQUIRED', 'received_at TIMESTAMP REQUIRED',
+    'user_id STRING NULLABLE', 'anonymous_id STRING NULLABLE', 'session_id STRING NULLABLE', 'source STRING NULLABLE',
+    'schema_version INT64 REQUIRED',
+    'context RECORD NULLABLE {user_agent STRING NULLABLE, ip STRING NULLABLE, locale STRING NULLABLE, page RECORD NULLABLE {url STRING NULLABLE, referrer STRING NULLABLE, title STRING NULLABLE}}',
+  ];
+
+  it.each([
+    ['seller_action', [
+      'seller_id STRING REQUIRED', 'package_id STRING NULLABLE', 'from_status STRING NULLABLE', 'to_status STRING NULLABLE',
+      'listing_id STRING NULLABLE', 'old_price FLOAT64 NULLABLE', 'new_price FLOAT64 NULLABLE', 'currency STRING NULLABLE',
+      'changed_fields STRING REPEATED',
+    ]],
+    ['order_event', [
+      'order_id STRING REQUIRED', 'amount FLOAT64 NULLABLE', 'currency STRING NULLABLE', 'item_count INT64 NULLABLE',
+      'payment_method STRING NULLABLE', 'cancel_reason STRING NULLABLE', 'customer_email STRING NULLABLE',
+    ]],
+    ['impression', [
+      'publisher_id STRING REQUIRED', 'page_url STRING NULLABLE', 'link_url STRING REQUIRED', 'placement STRING REQUIRED',
+      'visible_ratio FLOAT64 NULLABLE', 'visible_ms INT64 NULLABLE', 'extra STRING NULLABLE',
+    ]],
+  ])('gives %s the envelope and its own fields', (logType, own) => {
+    expect(bigQuerySchema(registry.columns(logType)).map(brief)).toEqual([...ENVELOPE_BQ, ...own]);
+  });
+
   it('maps lists to REPEATED, enums to STRING and keeps descriptions', () => {
     const fields = bigQuerySchema(registry.columns('seller_action'));
     expect(fields.find((f) => f.name === 'changed_fields')).toEqual({
