@@ -1,12 +1,11 @@
-import { createServer, type Server } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeServer, createLogger, createOidcVerifier, listen } from '@strata/runtime';
-import { PEM_CERTS_PATH, createOidcIssuer, type OidcIssuer } from '@strata/dev/oidc-issuer';
+import { createLogger, createOidcVerifier } from '@strata/runtime';
+import { createOidcIssuer, serveCerts, type OidcIssuer, type ServedCerts } from '@strata/dev/oidc-issuer';
 import { resetTestDatabase, testDatabase, type TestDatabase } from '@strata/dev/postgres';
 import { createApp } from './app.js';
 import { createCurator } from './curate.js';
@@ -24,7 +23,7 @@ describe('POST /run', () => {
   let db: TestDatabase;
   let pool: pg.Pool;
   let issuer: OidcIssuer;
-  let certs: Server;
+  let certs: ServedCerts | undefined;
   let workDir: string;
   let app: ReturnType<typeof createApp>;
 
@@ -37,8 +36,7 @@ describe('POST /run', () => {
     workDir = await mkdtemp(join(tmpdir(), 'strata-curator-app-'));
     // Google-shaped RS256 ID tokens, verified against PEM certs served like googleapis.com/oauth2/v1/certs.
     issuer = await createOidcIssuer();
-    certs = createServer((req, res) => issuer.handler(req, res));
-    const certsPort = await listen(certs, 0, '127.0.0.1');
+    certs = await serveCerts(issuer);
 
     const lake = createMemoryLake();
     const rows = [userAction('e1', 'page_view', '2025-03-01T10:01:00Z', 'u1'), userAction('e1', 'page_view', '2025-03-01T10:01:00Z', 'u1')];
@@ -46,13 +44,13 @@ describe('POST /run', () => {
     app = createApp({
       config: { projectId: 'strata-test' },
       curator: createCurator({ lake, store: createPgSummaryStore(pool), openRollup: openDuckDbRollup, workDir, logger }),
-      verifier: createOidcVerifier({ audience, serviceAccountEmail: schedulerEmail, certsUrl: `http://127.0.0.1:${certsPort}${PEM_CERTS_PATH}` }),
+      verifier: createOidcVerifier({ audience, serviceAccountEmail: schedulerEmail, certsUrl: certs.certsUrl }),
       logger,
     });
   });
   afterAll(async () => {
     await pool?.end();
-    if (certs) await closeServer(certs)();
+    await certs?.close();
     await db?.stop();
     if (workDir) await rm(workDir, { recursive: true, force: true });
   });

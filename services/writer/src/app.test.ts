@@ -1,14 +1,13 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { closeServer, createLogger, createOidcVerifier, listen } from '@strata/runtime';
+import { createLogger, createOidcVerifier } from '@strata/runtime';
 import { createPiiHasher, loadBundledSchemas, loadEnvelope, toMicros } from '@strata/schemas';
 import { createRegistrySource } from '@strata/schemas/postgres';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createOidcIssuer, PEM_CERTS_PATH, type OidcIssuer } from '@strata/dev/oidc-issuer';
+import { createOidcIssuer, serveCerts, type OidcIssuer, type ServedCerts } from '@strata/dev/oidc-issuer';
 import { createApp } from './app.js';
 import { createMemoryLakeStore } from './lake-store.js';
 import { createLakeWriter } from './lake-writer.js';
@@ -21,20 +20,19 @@ const source = createRegistrySource({ bundled: loadBundledSchemas(), envelope: l
 const registry = await source.current();
 
 let issuer: OidcIssuer;
-let certsServer: Server;
+let certs: ServedCerts;
 let certsUrl: string;
 let token: string;
 
 beforeAll(async () => {
   issuer = await createOidcIssuer();
-  certsServer = createServer((req, res) => issuer.handler(req, res));
-  const port = await listen(certsServer, 0, '127.0.0.1');
-  certsUrl = `http://127.0.0.1:${port}${PEM_CERTS_PATH}`;
+  certs = await serveCerts(issuer);
+  certsUrl = certs.certsUrl;
   token = await issuer.sign({ audience: AUDIENCE, email: PUSH_SA });
 });
 
 afterAll(async () => {
-  await closeServer(certsServer)();
+  await certs.close();
 });
 
 const PII_SECRET = 'test-secret-0123456789';

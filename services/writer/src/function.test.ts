@@ -1,9 +1,7 @@
-import { createServer, type Server } from 'node:http';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
-import { closeServer, listen } from '@strata/runtime';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createOidcIssuer, PEM_CERTS_PATH, type OidcIssuer } from '@strata/dev/oidc-issuer';
+import { createOidcIssuer, serveCerts, type OidcIssuer, type ServedCerts } from '@strata/dev/oidc-issuer';
 
 const env = {
   LAKE_BUCKET: 'lake',
@@ -14,14 +12,13 @@ const env = {
   STORAGE_EMULATOR_HOST: 'http://127.0.0.1:9', // never reached: these requests stop before the lake
 };
 let issuer: OidcIssuer;
-let certs: Server;
+let certs: ServedCerts;
 const saved: Record<string, string | undefined> = {};
 
 beforeAll(async () => {
   issuer = await createOidcIssuer();
-  certs = createServer((req, res) => issuer.handler(req, res));
-  const port = await listen(certs, 0, '127.0.0.1');
-  for (const [name, value] of Object.entries({ ...env, OIDC_CERTS_URL: `http://127.0.0.1:${port}${PEM_CERTS_PATH}` })) {
+  certs = await serveCerts(issuer);
+  for (const [name, value] of Object.entries({ ...env, OIDC_CERTS_URL: certs.certsUrl })) {
     saved[name] = process.env[name];
     process.env[name] = value;
   }
@@ -33,7 +30,7 @@ afterAll(async () => {
     if (value === undefined) delete process.env[name];
     else process.env[name] = value;
   }
-  await closeServer(certs)();
+  await certs.close();
 });
 
 describe('the Functions Framework entry', () => {
