@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import { PG_MIGRATE_LOCK_ID, runner } from 'node-pg-migrate';
-import pg from 'pg';
+import { createPool, runMigrations, type PostgresLogger } from '@strata/runtime/postgres';
+import type pg from 'pg';
 import type { JsonSchema, LogTypeVersion } from './log-type.js';
 
 /**
@@ -12,11 +12,7 @@ export const REGISTRY_MIGRATIONS_DIR = fileURLToPath(new URL('../migrations/', i
 export const REGISTRY_MIGRATIONS_TABLE = 'strata_schema_migrations';
 
 /** pino's Logger fits; only what the registry code logs. */
-export interface RegistryLogger {
-  info(fields: object, message: string): void;
-  warn(fields: object, message: string): void;
-  error(fields: object, message: string): void;
-}
+export type RegistryLogger = PostgresLogger;
 
 export interface PublishedVersion extends LogTypeVersion {
   active: boolean;
@@ -26,42 +22,19 @@ export interface PublishedVersion extends LogTypeVersion {
 export type Queryable = Pick<pg.ClientBase, 'query'>;
 
 /**
- * Creates the table if needed; returns the migrations applied. Like the curator's migrate(), it WAITS
- * on node-pg-migrate's advisory lock (the runner's own lock is try-or-fail), so a publish that meets a
- * curator start-up, or another publish, queues instead of failing.
+ * Creates the table if needed; returns the migrations applied. It waits on the same lock as the
+ * curator's migrations, so a publish that meets a curator start-up, or another publish, queues.
  */
-export async function migrateRegistry(databaseUrl: string, logger?: RegistryLogger): Promise<string[]> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    await client.query('select pg_advisory_lock($1)', [PG_MIGRATE_LOCK_ID]);
-    const applied = await runner({
-      dbClient: client,
-      dir: REGISTRY_MIGRATIONS_DIR,
-      migrationsTable: REGISTRY_MIGRATIONS_TABLE,
-      direction: 'up',
-      checkOrder: true,
-      noLock: true,
-      logger: { info: () => undefined, warn: (message) => logger?.warn({}, message), error: (message) => logger?.error({}, message) },
-    });
-    const names = applied.map((m) => m.name);
-    if (names.length > 0) logger?.info({ migrations: names }, 'schema registry migrations applied');
-    return names;
-  } finally {
-    // Ending the session releases the advisory lock as well.
-    await client.end();
-  }
+export function migrateRegistry(databaseUrl: string, logger?: RegistryLogger): Promise<string[]> {
+  return runMigrations(databaseUrl, { dir: REGISTRY_MIGRATIONS_DIR, migrationsTable: REGISTRY_MIGRATIONS_TABLE }, logger);
 }
 
 /**
  * The pool a service reads published versions through. One connection is enough: refreshes are
- * single-flight. Requests wait on a refresh, so a hung database must fail fast rather than hold them;
- * an idle connection that drops (Cloud SQL failover) is logged instead of crashing the process.
+ * single-flight. Requests wait on a refresh, so a hung database must fail fast rather than hold them.
  */
 export function createRegistryPool(databaseUrl: string, logger: RegistryLogger): pg.Pool {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 1, connectionTimeoutMillis: 3_000, query_timeout: 3_000 });
-  pool.on('error', (err) => logger.warn({ reason: err.message }, 'idle schema registry connection failed'));
-  return pool;
+  return createPool(databaseUrl, { max: 1, connectionTimeoutMillis: 3_000, queryTimeoutMillis: 3_000 }, logger);
 }
 
 interface Row {

@@ -12,7 +12,7 @@ import { createCurator } from './curate.js';
 import { objectNameFor, readCounts, userAction, userActionParquet } from './lake-fixtures.js';
 import { createMemoryLake } from './lake-reader.js';
 import { migrate } from './migrate.js';
-import { createPool } from './pool.js';
+import { createPool } from '@strata/runtime/postgres';
 import { openDuckDbRollup } from './rollup.js';
 import { CURATOR_LOCK_KEY, createPgSummaryStore } from './summary-store.js';
 
@@ -32,7 +32,7 @@ describe('POST /run', () => {
     await resetTestDatabase(db.url);
     await migrate(db.url);
     const logger = createLogger({ service: 'curator', level: 'silent' });
-    pool = createPool(db.url, db.poolMax, logger);
+    pool = createPool(db.url, { max: db.poolMax }, logger);
     workDir = await mkdtemp(join(tmpdir(), 'strata-curator-app-'));
     // Google-shaped RS256 ID tokens, verified against PEM certs served like googleapis.com/oauth2/v1/certs.
     issuer = await createOidcIssuer();

@@ -9,7 +9,7 @@ import { createCurator, type Curator, type CurationSummary } from './curate.js';
 import { NOT_LAKE_OBJECTS, objectNameFor, readCounts, readCurated, userAction, userActionParquet } from './lake-fixtures.js';
 import { createMemoryLake, type MemoryLake } from './lake-reader.js';
 import { migrate } from './migrate.js';
-import { createPool } from './pool.js';
+import { createPool } from '@strata/runtime/postgres';
 import { openDuckDbRollup } from './rollup.js';
 import { createPgSummaryStore } from './summary-store.js';
 
@@ -63,7 +63,7 @@ describe.each(backends)('curation against $name', (backend) => {
     expect(await migrate(server.url)).toEqual(['1763683200000_rollup-tables']);
     logs = [];
     const logger = createLogger({ service: 'curator', level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
-    pool = createPool(server.url, server.poolMax, logger);
+    pool = createPool(server.url, { max: server.poolMax }, logger);
     lake = createMemoryLake();
     curator = createCurator({ lake, store: createPgSummaryStore(pool), openRollup: openDuckDbRollup, workDir, logger });
     put('a1', a1);

@@ -6,5 +6,4 @@ export { MIGRATIONS_DIR, MIGRATIONS_TABLE, migrate } from './migrate.js';
 export { diffPartitions, fingerprintOf, groupByPartition, type ListedPartition, type PartitionChanges, type StoredPartition } from './partitions.js';
 export { openDuckDbRollup, type EventCount, type Rollup, type RollupResult } from './rollup.js';
 export { CURATOR_LOCK_KEY, createPgSummaryStore, type CurationSession, type LockedRun, type SummaryStore } from './summary-store.js';
-export { createPool } from './pool.js';
 export { wireCurator } from './wiring.js';

@@ -6,13 +6,13 @@ import { createApp } from './app.js';
 import type { CuratorConfig } from './config.js';
 import { createCurator } from './curate.js';
 import { createGcsLakeReader } from './lake-reader.js';
-import { createPool } from './pool.js';
+import { createPool } from '@strata/runtime/postgres';
 import { openDuckDbRollup } from './rollup.js';
 import { createPgSummaryStore } from './summary-store.js';
 
 /** Builds every dependency once (PostHog-style) for both entry points: main.ts and function.ts. */
 export function wireCurator(config: CuratorConfig, logger: Logger): { app: Express; pool: pg.Pool } {
-  const pool = createPool(config.databaseUrl, config.databasePoolMax, logger);
+  const pool = createPool(config.databaseUrl, { max: config.databasePoolMax }, logger);
   // STORAGE_EMULATOR_HOST, when set, is honoured by the client itself: no local branch here.
   const storage = new Storage(config.projectId ? { projectId: config.projectId } : {});
   const curator = createCurator({
