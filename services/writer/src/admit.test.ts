@@ -76,7 +76,7 @@ describe('admit', () => {
     expect(quarantined([1, 2]).record.reasons).toEqual([{ path: '', message: 'must be a JSON object' }]);
   });
 
-  it('quarantines timestamps the schema admits but the lake cannot store exactly', () => {
+  it('quarantines timestamps the lake cannot store exactly (offset without a colon)', () => {
     const result = quarantined(userAction({ ts: '2024-05-06T07:08:09+0100' }));
     expect(result.record.reasons).toEqual([expect.objectContaining({ path: '/ts' })]);
   });

@@ -1,4 +1,4 @@
-import { ENVELOPE, partitionOf, protectPii, toMicros, type FieldError, type Partition, type PiiHasher, type Registry } from '@strata/schemas';
+import { partitionOf, protectPii, type FieldError, type Partition, type PiiHasher, type Registry } from '@strata/schemas';
 import type { PushMessage } from './push-message.js';
 import { quarantine, type Quarantined } from './quarantine.js';
 
@@ -29,30 +29,6 @@ export function withDefaults(event: Record<string, unknown>, message: PushMessag
   };
 }
 
-/**
- * Lake-only checks after schema validation: every timestamp must convert to µs. JSON Schema's
- * date-time admits forms (offsets without a colon, leap seconds) that the Arrow conversion does
- * not; letting one through would fail its whole batch on every redelivery.
- */
-function timestampErrors(registry: AdmitRegistry, logType: string, row: Record<string, unknown>): FieldError[] {
-  const errors: FieldError[] = [];
-  const timestamps = registry.columns(logType).filter((c) => c.type === 'timestamp').map((c) => c.name);
-  // ts chooses the partition, whatever type the schema gives it.
-  for (const name of new Set([...timestamps, ENVELOPE.ts])) {
-    const value = row[name];
-    if (value === undefined || value === null) {
-      if (name === ENVELOPE.ts) errors.push({ path: `/${name}`, message: 'is required to choose the partition' });
-      continue;
-    }
-    try {
-      toMicros(String(value));
-    } catch (err) {
-      errors.push({ path: `/${name}`, message: (err as Error).message });
-    }
-  }
-  return errors;
-}
-
 export function admit(registry: AdmitRegistry, message: PushMessage, hash: PiiHasher): Admission {
   const logType = message.attributes.log_type;
   const known = logType !== undefined && registry.latestVersion(logType) !== undefined ? logType : undefined;
@@ -71,9 +47,9 @@ export function admit(registry: AdmitRegistry, message: PushMessage, hash: PiiHa
 
   const schemaVersion = version ?? registry.latestVersion(logType);
   const result = registry.validate(logType, schemaVersion, { ...withDefaults(event, message), schema_version: schemaVersion });
+  // The schemas' date-time format is exactly what the lake can store as µs, so a valid event's
+  // timestamps always convert; `ts` is a required envelope field, so the partition is known.
   if (!result.ok) return reject(result.errors);
-  const errors = timestampErrors(registry, logType, result.event);
-  if (errors.length > 0) return reject(errors);
 
   // Direct publishers bypass ingest, so PII is protected here too (idempotent for ingest's events).
   const row = protectPii(result.event, registry.piiRules(logType, result.version), hash);
