@@ -53,8 +53,11 @@ interface Compiled {
   schema: JsonSchema;
   /** Stops at the first error: the hot path, since almost every event is valid. */
   isValid: ValidateFunction;
-  /** Collects every error, run only for an invalid event so its producer sees all problems at once. */
-  explain: ValidateFunction;
+  /**
+   * Collects every error, run only for an invalid event so its producer sees all problems at once.
+   * Compiled on first use: most versions never see an invalid event, and start-up compiles them all.
+   */
+  explain: () => ValidateFunction;
   pii: PiiRule[];
 }
 
@@ -82,7 +85,8 @@ export function createRegistry(versions: LogTypeVersion[], envelope: JsonSchema 
     const schema = composeSchema(envelope, v);
     const list = byType.get(v.logType) ?? [];
     if (list.some((c) => c.version === v.version)) throw new Error(`${v.logType} v${v.version} is defined twice`);
-    list.push({ version: v.version, schema, isValid: fast.compile(schema), explain: full.compile(schema), pii: piiRulesOf(schema) });
+    let explain: ValidateFunction | undefined;
+    list.push({ version: v.version, schema, isValid: fast.compile(schema), explain: () => (explain ??= full.compile(schema)), pii: piiRulesOf(schema) });
     byType.set(v.logType, list.sort((a, b) => a.version - b.version));
   }
   for (const [logType, list] of byType) columnsByType.set(logType, unionColumns(list.map((c) => columnsOf(c.schema))));
@@ -121,8 +125,9 @@ export function createRegistry(versions: LogTypeVersion[], envelope: JsonSchema 
       if (compiled.isValid(event)) {
         return { ok: true, logType, version: compiled.version, event: event as Record<string, unknown> };
       }
-      compiled.explain(event);
-      return { ok: false, errors: (compiled.explain.errors ?? []).map(describe) };
+      const explain = compiled.explain();
+      explain(event);
+      return { ok: false, errors: (explain.errors ?? []).map(describe) };
     },
     columns(logType) {
       const columns = columnsByType.get(logType);
