@@ -1,0 +1,75 @@
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { Logger } from './logger.js';
+
+/**
+ * One error body for every Strata service and the OpenAPI spec:
+ * `{ "error": "<code>", "reason": "<sentence for a person>", ...details }`.
+ * `error` is a stable snake_case code for programs; `reason` says what is wrong and where.
+ */
+export interface ErrorBody {
+  error: string;
+  reason: string;
+  [detail: string]: unknown;
+}
+
+export function sendError(res: Response, status: number, error: string, reason: string, details: Record<string, unknown> = {}): void {
+  const body: ErrorBody = { ...details, error, reason };
+  res.status(status).json(body);
+}
+
+/** 404 for every route the service does not have, naming the ones it does. */
+export function notFound(endpoints: string): RequestHandler {
+  return (req, res) => sendError(res, 404, 'not_found', `${req.method} ${req.path} does not exist; ${endpoints}`);
+}
+
+/**
+ * GET /healthz for Cloud Run's startup and liveness probes. `state` may add what an operator
+ * wants to see, and answer `ok: false` (503) while the service is stopping.
+ */
+export function healthz(state: () => { ok: boolean; [field: string]: unknown } = () => ({ ok: true })): RequestHandler {
+  return (_req, res) => {
+    const { ok, ...fields } = state();
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', ...fields });
+  };
+}
+
+interface BodyParserError {
+  status?: number;
+  type?: string;
+  message?: string;
+  limit?: number;
+}
+
+// body-parser's error types (https://github.com/expressjs/body-parser#errors) → our codes.
+function describeClientError(err: BodyParserError): { error: string; reason: string } {
+  switch (err.type) {
+    case 'entity.parse.failed':
+      return { error: 'invalid_json', reason: `body is not valid JSON: ${err.message}` };
+    case 'entity.too.large':
+      return { error: 'payload_too_large', reason: `body is larger than ${err.limit ?? 'the limit of'} bytes` };
+    case 'charset.unsupported':
+    case 'encoding.unsupported':
+      return { error: 'unsupported_encoding', reason: String(err.message) };
+    case 'request.aborted':
+      return { error: 'request_aborted', reason: 'the client closed the request before the body arrived' };
+    default:
+      return { error: 'bad_request', reason: String(err.message ?? 'bad request') };
+  }
+}
+
+/**
+ * The last middleware of every app: a 4xx from body parsing answers in the shared shape; anything
+ * else is a bug, logged with its stack, and answers 500 without internals.
+ */
+export function jsonErrors(logger: Logger, what = 'request'): ErrorRequestHandler {
+  return (err: BodyParserError, _req, res, _next) => {
+    if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
+      const { error, reason } = describeClientError(err);
+      logger.warn({ error, reason }, `${what} refused`);
+      sendError(res, err.status, error, reason);
+      return;
+    }
+    logger.error({ err }, `${what} failed`);
+    sendError(res, 500, 'internal', `${what} failed; see the service's logs`);
+  };
+}
