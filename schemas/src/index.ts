@@ -4,6 +4,8 @@ export * from './columns.js';
 export * from './registry.js';
 export * from './arrow.js';
 export * from './lake.js';
+export * from './batch-message.js';
+export * from './push-delivery.js';
 export * from './timestamps.js';
 export * from './compose.js';
 export * from './pii.js';
