@@ -1,11 +1,11 @@
 import { createLogger } from '@strata/runtime';
-import { createPiiHasher, loadBundledSchemas, loadEnvelope } from '@strata/schemas';
+import { createPiiHasher, decodeBatch, loadBundledSchemas, loadEnvelope } from '@strata/schemas';
 import { createRegistrySource } from '@strata/schemas/postgres';
 import { makeEvent } from '@strata/test';
 import request from 'supertest';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from './app.js';
-import { FakePublisher } from './publisher.js';
+import { FakePublisher } from './publisher.fake.js';
 
 const silent = createLogger({ service: 'ingest', level: 'silent' });
 const registry = createRegistrySource({ bundled: loadBundledSchemas(), envelope: loadEnvelope(), ttlMs: 30_000, logger: silent });
@@ -30,25 +30,40 @@ describe('POST /v1/events', () => {
     });
   });
 
+  /** Every event published so far, decoded from the batch messages, with its message's attributes. */
+  const publishedEvents = async () => {
+    const out: Array<{ attributes: Record<string, string>; event: Record<string, unknown> }> = [];
+    for (const message of publisher.published) {
+      const decoded = await decodeBatch(message.attributes, message.data);
+      if (!decoded.ok) throw new Error(decoded.reason);
+      for (const line of decoded.lines) if (line.ok) out.push({ attributes: message.attributes, event: line.value as Record<string, unknown> });
+    }
+    return out;
+  };
+
   const post = (body: unknown, key: string | null = KEY) => {
     const req = request(app).post('/v1/events');
     if (key) req.set('x-api-key', key);
     return typeof body === 'string' ? req.set('content-type', 'application/json').send(body) : req.send(body as object);
   };
 
-  it('publishes valid events with log_type/schema_version attributes and answers 202', async () => {
-    const res = await post([makeEvent({ user_id: 'u1' }), makeEvent({ event_id: 'mine', schema_version: 1 })]);
+  it('publishes one batch message per log type with routing attributes and answers 202', async () => {
+    const order = { log_type: 'order_event', event: 'order_paid', ts: '2026-11-21T10:00:00Z', order_id: 'o-1' };
+    const res = await post([makeEvent({ user_id: 'u1' }), order, makeEvent({ event_id: 'mine', schema_version: 1 })]);
     expect(res.status).toBe(202);
-    expect(res.body).toEqual({ accepted: 2, event_ids: ['id-1', 'mine'] });
+    expect(res.body).toEqual({ accepted: 3, event_ids: ['id-1', 'id-2', 'mine'] });
     expect(publisher.published).toHaveLength(2);
-    const [first] = publisher.published;
-    // The latest version unless the producer pinned one; the version is stored with the event too.
-    expect(first!.attributes).toEqual({ log_type: 'user_action', schema_version: '2' });
-    expect(publisher.published[1]!.attributes.schema_version).toBe('1');
-    const data = JSON.parse(first!.data.toString());
-    expect(data).toMatchObject({ event_id: 'id-1', user_id: 'u1', received_at: '2026-11-21T12:00:00.000Z', schema_version: 2 });
+    const [users, orders] = publisher.published;
+    // The versions differ, so the message names none; each event carries its own.
+    expect(users!.attributes).toEqual({ log_type: 'user_action', event_count: '2', encoding: 'ndjson', source: 'ingest' });
+    expect(orders!.attributes).toEqual({ log_type: 'order_event', event_count: '1', encoding: 'ndjson', source: 'ingest', schema_version: '1' });
+    const events = await publishedEvents();
+    expect(events.map((e) => e.event.event_id)).toEqual(['id-1', 'mine', 'id-2']);
+    // The latest version unless the producer pinned one; the version is stored with the event.
+    expect(events[0]!.event).toMatchObject({ event_id: 'id-1', user_id: 'u1', received_at: '2026-11-21T12:00:00.000Z', schema_version: 2 });
+    expect(events[1]!.event.schema_version).toBe(1);
     // Routing fields travel as attributes, not in the stored event.
-    expect(data).not.toHaveProperty('log_type');
+    expect(events[0]!.event).not.toHaveProperty('log_type');
   });
 
   it('rejects the whole batch with per-event errors naming index, path and rule', async () => {
@@ -68,7 +83,7 @@ describe('POST /v1/events', () => {
     const order = { log_type: 'order_event', event: 'order_paid', ts: '2026-11-21T10:00:00Z', order_id: 'o-1', coupon: 'X' };
     expect((await post([order])).body.errors).toEqual([{ index: 0, path: '/coupon', message: 'is not a known field' }]);
     expect((await post([makeEvent({ coupon: 'X' })])).status).toBe(202);
-    expect(JSON.parse(publisher.published[0]!.data.toString()).coupon).toBe('X');
+    expect((await publishedEvents())[0]!.event.coupon).toBe('X');
   });
 
   it('protects PII before publishing: hashes, redacts and drops as the schema says', async () => {
@@ -77,7 +92,7 @@ describe('POST /v1/events', () => {
       customer_email: 'ada@example.com', shipping_address: { street: 'Main St 1' }, context: { ip: '203.0.113.7' },
     };
     expect((await post([order])).status).toBe(202);
-    const data = JSON.parse(publisher.published[0]!.data.toString());
+    const data = (await publishedEvents())[0]!.event as Record<string, Record<string, unknown>>;
     expect(data.customer_email).toBe(createPiiHasher('test-secret-0123456789')('ada@example.com'));
     expect(data.context).toEqual({ ip: '[redacted]' });
     expect(data).not.toHaveProperty('shipping_address');
@@ -126,6 +141,25 @@ describe('POST /v1/events', () => {
     const res = await post([makeEvent()]);
     expect(res.status).toBe(503);
     expect(res.headers['retry-after']).toBe('5');
+    expect(res.body).toMatchObject({ error: 'unavailable', published: 0, event_ids: ['id-1'], unpublished: [0] });
+  });
+
+  it('says which events were published when a publish fails partway, and a retry with those ids dedups', async () => {
+    publisher.failWhen = (m) => m.attributes.log_type === 'order_event';
+    const order = { log_type: 'order_event', event: 'order_paid', ts: '2026-11-21T10:00:00Z', order_id: 'o-1' };
+    const res = await post([makeEvent(), order, makeEvent()]);
+    expect(res.status).toBe(503);
+    expect(res.body).toMatchObject({ error: 'unavailable', published: 2, event_ids: ['id-1', 'id-2', 'id-3'], unpublished: [1] });
+    expect(res.body.reason).toMatch(/could not publish 1 of 3 events/);
+
+    // The producer retries with the ids it was given: the two already published keep their ids.
+    publisher.failWhen = undefined;
+    const ids: string[] = res.body.event_ids;
+    const retry = await post([makeEvent({ event_id: ids[0] }), { ...order, event_id: ids[1] }, makeEvent({ event_id: ids[2] })]);
+    expect(retry.status).toBe(202);
+    const stored = (await publishedEvents()).map((e) => e.event.event_id);
+    expect(stored.sort()).toEqual(['id-1', 'id-1', 'id-2', 'id-3', 'id-3']);
+    expect(new Set(stored)).toEqual(new Set(ids));
   });
 
   it('answers unknown routes with a JSON 404', async () => {

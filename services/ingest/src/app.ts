@@ -1,9 +1,10 @@
-import express, { type ErrorRequestHandler, type Express } from 'express';
-import { traceFields, type Logger } from '@strata/runtime';
+import express, { type Express } from 'express';
+import { healthz, jsonErrors, notFound, sendError, traceFields, type Logger } from '@strata/runtime';
 import type { PiiHasher, Registry } from '@strata/schemas';
 import { requireApiKey } from './api-key.js';
 import type { IngestConfig } from './config.js';
 import { prepareEvents } from './prepare.js';
+import { publishEvents } from './publish-events.js';
 import type { EventPublisher } from './publisher.js';
 
 export interface IngestDeps {
@@ -18,6 +19,9 @@ export interface IngestDeps {
   now?: () => Date;
 }
 
+/** Seconds a producer should wait before retrying after Pub/Sub refused a publish. */
+const RETRY_AFTER_SECONDS = '5';
+
 export function createApp(deps: IngestDeps): Express {
   const { config, registry, publisher, hash, logger, newId, now = () => new Date() } = deps;
   const app = express();
@@ -31,44 +35,46 @@ export function createApp(deps: IngestDeps): Express {
     const prepared = prepareEvents(req.body, { registry: await registry.current(), hash, newId, now, maxEvents: config.maxEventsPerRequest });
     if (!prepared.ok) {
       log.info({ rejected: prepared.errors.length }, 'events rejected');
-      res.status(400).json({ error: 'invalid_events', errors: prepared.errors });
+      sendError(res, 400, 'invalid_events', describeErrors(prepared.errors.length), { errors: prepared.errors });
       return;
     }
-    try {
-      await publisher.publish(prepared.messages);
-    } catch (err) {
-      // Not durable, so not accepted: the producer must retry.
-      log.error({ err, events: prepared.messages.length }, 'publish failed');
-      res.status(503).set('retry-after', '5').json({ error: 'unavailable', reason: 'could not publish to Pub/Sub; retry later' });
+    const { events } = prepared;
+    const eventIds = events.map((e) => e.eventId);
+    const report = await publishEvents(events, publisher);
+    if (report.kind === 'too_large') {
+      log.info({ rejected: report.errors.length }, 'events rejected');
+      sendError(res, 400, 'invalid_events', describeErrors(report.errors.length), { errors: report.errors });
       return;
     }
-    const n = prepared.messages.length;
-    log.info({ accepted: n, published: n }, 'events accepted');
-    res.status(202).json({ accepted: n, event_ids: prepared.eventIds });
+    if (report.kind === 'partial') {
+      // Not every event is durable, so the request is not accepted. The published ones are in
+      // Pub/Sub already: the answer lists every event_id, so a retry that sends them again with
+      // these ids is removed by dedup instead of becoming a second row.
+      const published = events.length - report.unpublished.length;
+      log.error({ err: report.error, messages: report.messages, failedMessages: report.failedMessages, published }, 'publish failed');
+      res.set('retry-after', RETRY_AFTER_SECONDS);
+      sendError(
+        res,
+        503,
+        'unavailable',
+        published === 0
+          ? 'could not publish to Pub/Sub; nothing was accepted, retry later'
+          : `could not publish ${report.unpublished.length} of ${events.length} events to Pub/Sub; retry the request with the event_ids given, so the ${published} already published are deduplicated`,
+        { published, event_ids: eventIds, unpublished: report.unpublished },
+      );
+      return;
+    }
+    // The local stack counts these lines; keep the message and fields stable.
+    log.info({ accepted: events.length, published: events.length, messages: report.messages }, 'events accepted');
+    res.status(202).json({ accepted: events.length, event_ids: eventIds });
   });
 
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-
-  app.use((_req, res) => {
-    res.status(404).json({ error: 'not_found', reason: 'POST /v1/events is the only endpoint' });
-  });
-
-  // body-parser errors carry a status (400 bad JSON, 413 too large, 415 bad charset): answer them in JSON.
-  const errors: ErrorRequestHandler = (err, _req, res, _next) => {
-    const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : 500;
-    if (status === 500) logger.error({ err }, 'unhandled error');
-    const reason =
-      err?.type === 'entity.parse.failed'
-        ? `body is not valid JSON: ${err.message}`
-        : err?.type === 'entity.too.large'
-          ? `body is larger than ${config.maxBodyBytes} bytes`
-          : status === 500
-            ? 'internal error'
-            : String(err?.message ?? 'bad request');
-    res.status(status).json({ error: status === 500 ? 'internal' : 'bad_request', reason });
-  };
-  app.use(errors);
+  app.get('/healthz', healthz());
+  app.use(notFound('POST /v1/events is the only endpoint'));
+  app.use(jsonErrors(logger));
   return app;
+}
+
+function describeErrors(count: number): string {
+  return `${count} problem${count === 1 ? '' : 's'} in the events; nothing was published (see errors: index, path, message)`;
 }

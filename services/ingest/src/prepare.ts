@@ -1,8 +1,9 @@
+import { isObject } from '@strata/runtime';
 import { protectPii, type FieldError, type PiiHasher, type Registry } from '@strata/schemas';
-import type { OutgoingMessage } from './publisher.js';
 
 /**
- * Turns a request body into Pub/Sub messages, or per-event errors. Pure: ids and clock are passed in.
+ * Turns a request body into validated, PII-protected events ready to publish, or per-event errors.
+ * Pure: ids and clock are passed in.
  *
  * On the wire each event carries `log_type` (and optionally `schema_version`); those are routing
  * fields, so they move into message attributes and are not part of the stored event.
@@ -12,9 +13,16 @@ export interface EventError extends FieldError {
   index: number;
 }
 
-export type PrepareResult =
-  | { ok: true; messages: OutgoingMessage[]; eventIds: string[] }
-  | { ok: false; errors: EventError[] };
+/** One event as it will be stored, with where it came from in the request. */
+export interface PreparedEvent {
+  index: number;
+  logType: string;
+  /** Always set before publishing, so a redelivered or re-published message dedups by id. */
+  eventId: string;
+  event: Record<string, unknown>;
+}
+
+export type PrepareResult = { ok: true; events: PreparedEvent[] } | { ok: false; errors: EventError[] };
 
 export interface PrepareDeps {
   registry: Registry;
@@ -22,10 +30,6 @@ export interface PrepareDeps {
   newId: () => string;
   now: () => Date;
   maxEvents: number;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function routing(raw: Record<string, unknown>): { logType?: string; version?: number; error?: FieldError } {
@@ -46,8 +50,7 @@ export function prepareEvents(body: unknown, deps: PrepareDeps): PrepareResult {
   }
   const receivedAt = deps.now().toISOString();
   const errors: EventError[] = [];
-  const messages: OutgoingMessage[] = [];
-  const eventIds: string[] = [];
+  const prepared: PreparedEvent[] = [];
   body.forEach((raw, index) => {
     if (!isObject(raw)) {
       errors.push({ index, path: '', message: 'must be a JSON object' });
@@ -67,13 +70,14 @@ export function prepareEvents(body: unknown, deps: PrepareDeps): PrepareResult {
       errors.push(...result.errors.map((e) => ({ index, ...e })));
       return;
     }
-    eventIds.push(String(event.event_id));
-    messages.push({
+    prepared.push({
+      index,
+      logType: result.logType,
+      eventId: String(event.event_id),
       // PII is protected here, before the event reaches Pub/Sub: raw values are never published.
-      data: Buffer.from(JSON.stringify(protectPii(result.event, deps.registry.piiRules(result.logType, result.version), deps.hash))),
-      attributes: { log_type: result.logType, schema_version: String(result.version) },
+      event: protectPii(result.event, deps.registry.piiRules(result.logType, result.version), deps.hash),
     });
   });
   // All or nothing: a producer retrying a half-accepted batch would duplicate the accepted half.
-  return errors.length ? { ok: false, errors } : { ok: true, messages, eventIds };
+  return errors.length ? { ok: false, errors } : { ok: true, events: prepared };
 }

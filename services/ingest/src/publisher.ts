@@ -5,27 +5,21 @@ export interface OutgoingMessage {
   attributes: Record<string, string>;
 }
 
-/** Publishes messages and resolves only once Pub/Sub has acknowledged every one (durable). */
+/** Per message: the id Pub/Sub gave it once durable, or why it is not. */
+export type PublishOutcome = { ok: true; messageId: string } | { ok: false; error: unknown };
+
+/** Publishes messages; each outcome settles only once Pub/Sub acknowledged (durable) or refused that message. */
 export interface EventPublisher {
-  publish(messages: OutgoingMessage[]): Promise<string[]>;
+  publish(messages: OutgoingMessage[]): Promise<PublishOutcome[]>;
 }
 
 export function createPubsubPublisher(topic: Topic): EventPublisher {
   return {
-    // The client batches these into few Publish RPCs; each promise settles when its batch is acked.
-    publish: (messages) => Promise.all(messages.map((m) => topic.publishMessage(m))),
+    // The client packs these into few Publish RPCs; a failed RPC fails only the messages it carried,
+    // so outcomes are kept per message rather than failing the request as a whole.
+    publish: async (messages) =>
+      (await Promise.allSettled(messages.map((m) => topic.publishMessage(m)))).map((r) =>
+        r.status === 'fulfilled' ? { ok: true, messageId: r.value } : { ok: false, error: r.reason as unknown },
+      ),
   };
-}
-
-/** In-memory publisher for unit tests; `fail` makes the next publishes reject as Pub/Sub would. */
-export class FakePublisher implements EventPublisher {
-  readonly published: OutgoingMessage[] = [];
-  fail: Error | undefined;
-  private next = 0;
-
-  async publish(messages: OutgoingMessage[]): Promise<string[]> {
-    if (this.fail) throw this.fail;
-    this.published.push(...messages);
-    return messages.map(() => String(++this.next));
-  }
 }

@@ -5,7 +5,7 @@ import { resetTestDatabase, testDatabase, type TestDatabase } from '@strata/dev/
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp } from './app.js';
-import { FakePublisher } from './publisher.js';
+import { FakePublisher } from './publisher.fake.js';
 
 const KEY = 'test-key';
 const TTL = 300;
@@ -64,7 +64,7 @@ describe('ingest with the schema registry in PostgreSQL', () => {
 
     expect(publisher.published).toHaveLength(1);
     const [message] = publisher.published;
-    expect(message!.attributes).toEqual({ log_type: 'test_signup', schema_version: '2' });
+    expect(message!.attributes).toEqual({ log_type: 'test_signup', schema_version: '2', event_count: '1', encoding: 'ndjson', source: 'ingest' });
     expect(JSON.parse(message!.data.toString())).toMatchObject({ event: 'signed_up', plan: 'pro', user_id: 'u1' });
   });
 });
