@@ -1,11 +1,22 @@
-import { partitionOf, protectPii, type FieldError, type Partition, type PiiHasher, type Registry } from '@strata/schemas';
+import { isObject, isPositiveIntegerText } from '@strata/runtime';
+import {
+  decodeBatch,
+  partitionOf,
+  protectPii,
+  type BatchLine,
+  type FieldError,
+  type Partition,
+  type PiiHasher,
+  type Registry,
+} from '@strata/schemas';
 import type { PushMessage } from './push-message.js';
 import { quarantine, type Quarantined } from './quarantine.js';
 
 /**
- * Decides where one decoded push message goes: a lake row in its event-time partition, or
- * quarantine with the reasons. Pure; the writer validates too because producers may publish
- * straight to Pub/Sub without going through ingest.
+ * Decides where each event of one push message goes: a lake row in its event-time partition, or
+ * quarantine with its reasons. One bad event never fails its neighbours; a message that cannot be
+ * read at all is quarantined whole. The writer validates too because producers may publish straight
+ * to Pub/Sub without going through ingest.
  */
 export type Admission =
   | { kind: 'row'; partition: Partition; row: Record<string, unknown>; bytes: number }
@@ -13,45 +24,65 @@ export type Admission =
 
 export type AdmitRegistry = Pick<Registry, 'validate' | 'latestVersion' | 'columns' | 'piiRules'>;
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /**
- * Fills what Pub/Sub already knows: `event_id` from the messageId (deterministic, so a
- * redelivery of the same message dedups by event_id) and `received_at` from publishTime.
+ * Fills what Pub/Sub already knows: `event_id` from the messageId and the event's line
+ * (deterministic, so a redelivery of the same message dedups by event_id) and `received_at` from
+ * publishTime. A single-event JSON message keeps the id it always had, `pubsub-<messageId>`.
  */
-export function withDefaults(event: Record<string, unknown>, message: PushMessage): Record<string, unknown> {
+export function withDefaults(event: Record<string, unknown>, message: PushMessage, index: number | undefined): Record<string, unknown> {
   return {
     ...event,
-    event_id: event.event_id ?? `pubsub-${message.messageId}`,
+    event_id: event.event_id ?? (index === undefined ? `pubsub-${message.messageId}` : `pubsub-${message.messageId}-${index}`),
     received_at: event.received_at ?? message.publishTime,
   };
 }
 
-export function admit(registry: AdmitRegistry, message: PushMessage, hash: PiiHasher): Admission {
+interface Route {
+  logType: string;
+  /** The message's schema_version attribute, which every event then shares. */
+  version: number | undefined;
+}
+
+function routeOf(registry: AdmitRegistry, message: PushMessage): Route | FieldError {
   const logType = message.attributes.log_type;
-  const known = logType !== undefined && registry.latestVersion(logType) !== undefined ? logType : undefined;
-  const reject = (reasons: FieldError[]): Admission => ({ kind: 'quarantine', bytes: message.byteLength, ...quarantine(message, reasons, known) });
-
-  if (!message.payload.json) return reject([{ path: '', message: message.payload.reason }]);
-  const event = message.payload.value;
-  if (!isObject(event)) return reject([{ path: '', message: 'must be a JSON object' }]);
-  if (!logType) return reject([{ path: '/log_type', message: 'attribute log_type is required' }]);
-
+  if (!logType) return { path: '/log_type', message: 'attribute log_type is required' };
   const rawVersion = message.attributes.schema_version;
-  if (rawVersion !== undefined && !/^[1-9]\d*$/.test(rawVersion)) {
-    return reject([{ path: '/schema_version', message: `attribute schema_version must be a positive integer, got "${rawVersion}"` }]);
+  if (rawVersion !== undefined && !isPositiveIntegerText(rawVersion)) {
+    return { path: '/schema_version', message: `attribute schema_version must be a positive integer, got "${rawVersion}"` };
   }
-  const version = rawVersion === undefined ? undefined : Number(rawVersion);
+  return { logType, version: rawVersion === undefined ? undefined : Number(rawVersion) };
+}
 
-  const schemaVersion = version ?? registry.latestVersion(logType);
-  const result = registry.validate(logType, schemaVersion, { ...withDefaults(event, message), schema_version: schemaVersion });
+function admitLine(registry: AdmitRegistry, message: PushMessage, route: Route, line: BatchLine, index: number | undefined, hash: PiiHasher, known: string | undefined): Admission {
+  const reject = (reasons: FieldError[], data: unknown): Admission => ({ kind: 'quarantine', bytes: line.bytes, ...quarantine(message, reasons, known, { index, data }) });
+  if (!line.ok) return reject([{ path: '', message: line.reason }], line.text);
+  const event = line.value;
+  if (!isObject(event)) return reject([{ path: '', message: 'must be a JSON object' }], event);
+
+  // The attribute names the version for the whole message; else the event's own, else the latest.
+  const version = route.version ?? event.schema_version ?? registry.latestVersion(route.logType);
+  const candidate = { ...withDefaults(event, message, index), schema_version: version };
+  const result = registry.validate(route.logType, typeof version === 'number' ? version : undefined, candidate);
   // The schemas' date-time format is exactly what the lake can store as µs, so a valid event's
   // timestamps always convert; `ts` is a required envelope field, so the partition is known.
-  if (!result.ok) return reject(result.errors);
+  if (!result.ok) return reject(result.errors, event);
 
   // Direct publishers bypass ingest, so PII is protected here too (idempotent for ingest's events).
-  const row = protectPii(result.event, registry.piiRules(logType, result.version), hash);
-  return { kind: 'row', partition: partitionOf(logType, String(row.ts)), row, bytes: message.byteLength };
+  const row = protectPii(result.event, registry.piiRules(route.logType, result.version), hash);
+  return { kind: 'row', partition: partitionOf(route.logType, String(row.ts)), row, bytes: line.bytes };
+}
+
+export async function admitMessage(registry: AdmitRegistry, message: PushMessage, hash: PiiHasher): Promise<Admission[]> {
+  const logType = message.attributes.log_type;
+  const known = logType !== undefined && registry.latestVersion(logType) !== undefined ? logType : undefined;
+  const rejectWhole = (reason: FieldError): Admission[] => [
+    { kind: 'quarantine', bytes: message.data.length, ...quarantine(message, [reason], known, { data: message.rawData }) },
+  ];
+
+  const decoded = await decodeBatch(message.attributes, message.data);
+  if (!decoded.ok) return rejectWhole({ path: '', message: decoded.reason });
+  const route = routeOf(registry, message);
+  if ('path' in route) return rejectWhole(route);
+  const single = decoded.encoding === 'json';
+  return decoded.lines.map((line, i) => admitLine(registry, message, route, line, single ? undefined : i, hash, known));
 }

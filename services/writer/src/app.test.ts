@@ -9,10 +9,10 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createOidcIssuer, serveCerts, type OidcIssuer, type ServedCerts } from '@strata/dev/oidc-issuer';
 import { createApp } from './app.js';
-import { createMemoryLakeStore } from './lake-store.js';
+import type { FlushLimits } from './flush-policy.js';
+import { createMemoryLakeStore } from './lake-store.fake.js';
 import { createLakeWriter } from './lake-writer.js';
-import type { BufferLimits } from './partition-buffer.js';
-import { pushBody, userAction } from './push-fixtures.js';
+import { batchPushBody, pushBody, userAction } from './push-fixtures.js';
 
 const AUDIENCE = 'https://writer.strata.test/push';
 const PUSH_SA = 'pubsub-push@strata-test.iam.gserviceaccount.com';
@@ -37,7 +37,7 @@ afterAll(async () => {
 
 const PII_SECRET = 'test-secret-0123456789';
 
-function setup(limits: Partial<BufferLimits> = {}) {
+function setup(limits: Partial<FlushLimits> = {}, options: { stopping?: () => boolean } = {}) {
   const logs: Array<Record<string, unknown>> = [];
   const logger = createLogger({ service: 'writer' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
   const store = createMemoryLakeStore();
@@ -45,10 +45,10 @@ function setup(limits: Partial<BufferLimits> = {}) {
     store,
     registry,
     logger,
-    limits: { maxRows: 1, maxBytes: 1 << 20, maxAgeMs: 60_000, maxBufferedRows: 100, ...limits },
+    limits: { maxRows: 1, maxBytes: 1 << 20, maxAgeMs: 60_000, quietMs: 0, maxBufferedBytes: 1 << 20, maxOpenBatches: 100, ...limits },
   });
   const verifier = createOidcVerifier({ audience: AUDIENCE, serviceAccountEmail: PUSH_SA, certsUrl });
-  const app = createApp({ verifier, registry: source, writer, hash: createPiiHasher(PII_SECRET), logger, projectId: 'strata-test' });
+  const app = createApp({ verifier, registry: source, writer, hash: createPiiHasher(PII_SECRET), logger, projectId: 'strata-test', ...options });
   const push = (body: unknown, bearer = token) =>
     request(app).post('/push').set('authorization', `Bearer ${bearer}`).set('x-cloud-trace-context', 'abc123/7;o=1').send(body as object);
   const names = (prefix: string) => [...store.objects.keys()].filter((name) => name.startsWith(prefix));
@@ -109,7 +109,7 @@ describe('POST /push', () => {
   it('answers 204 only once the batch holding the row is in the store', async () => {
     const { push, writer, names, store, logs } = setup({ maxRows: 2 });
     const first = inFlight(push(pushBody(userAction(), { messageId: 'm1' })));
-    await vi.waitFor(() => expect(writer.bufferedRows()).toBe(1));
+    await vi.waitFor(() => expect(writer.stats().items).toBe(1));
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(first.state.settled).toBe(false);
     expect(store.objects.size).toBe(0);
@@ -199,16 +199,19 @@ describe('POST /push', () => {
     const res = await push(pushBody(userAction()));
     expect(res.status).toBe(503);
     expect(store.objects.size).toBe(0);
-    expect(writer.bufferedRows()).toBe(0);
+    expect(writer.stats().items).toBe(0);
     expect(logs.find((line) => line.message === 'partition flush failed')).toMatchObject({ severity: 'ERROR', log_type: 'user_action' });
   });
 
-  it('answers 429 at once when MAX_BUFFERED_ROWS rows are waiting', async () => {
-    const { push, writer, store } = setup({ maxRows: 10, maxBufferedRows: 1 });
+  it('answers 429 at once while MAX_BUFFERED_BYTES are held, uploads included', async () => {
+    const { push, writer, store } = setup({ maxRows: 10, maxBufferedBytes: 150 });
+    // A slow store: the first message's file is still uploading when the second arrives.
+    store.delayMs = 1500;
     const first = inFlight(push(pushBody(userAction(), { messageId: 'a' })));
-    await vi.waitFor(() => expect(writer.bufferedRows()).toBe(1));
+    await vi.waitFor(() => expect(writer.stats()).toMatchObject({ items: 1, flushing: 1 }));
     const refused = await push(pushBody(userAction(), { messageId: 'b' }));
     expect(refused.status).toBe(429);
+    expect(refused.body).toMatchObject({ error: 'busy' });
     expect(first.state.settled).toBe(false);
 
     await writer.flushAll();
@@ -233,7 +236,7 @@ describe('POST /push', () => {
     const { app } = setup();
     const res = await request(app).post('/push').set('authorization', `Bearer ${token}`).type('text').send('hello');
     expect(res.status).toBe(400);
-    expect(res.body.error).toBe('malformed push message');
+    expect(res.body).toMatchObject({ error: 'malformed_push', reason: expect.stringMatching(/body must be a JSON object/) });
   });
 
   it('logs request problems with trace fields', async () => {
@@ -278,5 +281,114 @@ describe('POST /push', () => {
     const [object] = names('quarantine/log_type=_unknown/dt=2024-05-06/');
     const record = JSON.parse(new TextDecoder().decode(store.objects.get(object!)!.bytes)) as { data: unknown };
     expect(record.data).toBe(rawData);
+  });
+
+  it('refuses pushes with 503 and closes the connection once the writer is stopping', async () => {
+    let stopping = false;
+    const { push, store, app } = setup({}, { stopping: () => stopping });
+    expect((await request(app).get('/healthz')).body).toMatchObject({ status: 'ok', buffered: { items: 0 } });
+    stopping = true;
+    const res = await push(pushBody(userAction()));
+    expect(res.status).toBe(503);
+    expect(res.headers.connection).toBe('close');
+    expect(res.body).toMatchObject({ error: 'stopping' });
+    expect(store.objects.size).toBe(0);
+    expect((await request(app).get('/healthz')).status).toBe(503);
+  });
+
+  it('answers unknown routes with the shared JSON 404', async () => {
+    const { app } = setup();
+    const res = await request(app).get('/nope');
+    expect(res.status).toBe(404);
+    expect(res.body).toEqual({ error: 'not_found', reason: 'GET /nope does not exist; POST /push is the only endpoint' });
+  });
+});
+
+describe('POST /push with a batch message', () => {
+  const hours = ['2024-05-06T07', '2024-05-06T08', '2024-05-07T00'];
+  /** 500 events over three event-time partitions; events 100 and 401 are invalid. */
+  const batch = () =>
+    Array.from({ length: 500 }, (_, i) =>
+      userAction({
+        event_id: `e-${i}`,
+        ts: `${hours[i % 3]}:${String(i % 60).padStart(2, '0')}:00Z`,
+        user_id: `u-${i % 17}`,
+        ...(i === 100 ? { quantity: 'lots' } : i === 401 ? { ts: 'soon' } : {}),
+      }),
+    );
+
+  it('writes a 500-event message spanning 3 partitions, quarantines its 2 invalid events, and acks it once', async () => {
+    const { push, store, names, writer } = setup({ maxRows: 10_000 });
+    const pending = inFlight(push(await batchPushBody(batch(), { messageId: 'm-500' })));
+    // Three partitions and one quarantine folder, all open: the push is held until every part is durable.
+    await vi.waitFor(() => expect(writer.stats()).toMatchObject({ items: 500, openBatches: 4 }));
+    expect(pending.state.settled).toBe(false);
+    await writer.flushAll();
+    expect((await pending.response).status).toBe(204);
+
+    const files = names('events/');
+    expect(files.map((f) => f.slice(0, f.lastIndexOf('/') + 1)).sort()).toEqual([
+      'events/log_type=user_action/dt=2024-05-06/hr=07/',
+      'events/log_type=user_action/dt=2024-05-06/hr=08/',
+      'events/log_type=user_action/dt=2024-05-07/hr=00/',
+    ]);
+    const ids = new Set<string>();
+    for (const file of files) {
+      for (const row of await readParquet(store.objects.get(file)!.bytes, (f) => `SELECT event_id FROM read_parquet('${f}')`)) ids.add(String(row.event_id));
+    }
+    expect(ids.size).toBe(498);
+    expect(ids.has('e-100') || ids.has('e-401')).toBe(false);
+
+    const [quarantined] = names('quarantine/log_type=user_action/');
+    const records = new TextDecoder().decode(store.objects.get(quarantined!)!.bytes).trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(records.map((r) => [r.index, r.messageId, r.data.event_id, r.reasons])).toEqual([
+      [100, 'm-500', 'e-100', [{ path: '/quantity', message: 'must be integer' }]],
+      [401, 'm-500', 'e-401', [{ path: '/ts', message: 'must match format "date-time"' }]],
+    ]);
+  });
+
+  it('answers 503 when one partition of a message fails; the redelivery lands every event, exactly once after dedup', async () => {
+    const { push, store, names, writer } = setup({ maxRows: 10_000 });
+    store.failWhen = (name) => name.includes('/hr=08/');
+    const body = await batchPushBody(batch(), { messageId: 'm-retry' });
+    const first = inFlight(push(body));
+    await vi.waitFor(() => expect(writer.stats().openBatches).toBe(4));
+    await writer.flushAll();
+    expect((await first.response).status).toBe(503);
+    expect(names('events/')).toHaveLength(2); // hr=07 and the next day were written, hr=08 was not
+
+    // Pub/Sub redelivers the same message (the buffer is draining since flushAll, so it is written at once).
+    store.failWhen = undefined;
+    expect((await push(body)).status).toBe(204);
+    const rows: string[] = [];
+    for (const file of names('events/')) {
+      for (const row of await readParquet(store.objects.get(file)!.bytes, (f) => `SELECT event_id FROM read_parquet('${f}')`)) rows.push(String(row.event_id));
+    }
+    // At-least-once: the partitions written the first time hold their rows twice, under the same ids.
+    expect(rows.length).toBeGreaterThan(498);
+    expect(new Set(rows).size).toBe(498);
+  });
+
+  it('gives events without an event_id a deterministic one from the message id and line', async () => {
+    const { push, store, writer } = setup({ maxRows: 10_000 });
+    const events = [userAction(), userAction({ user_id: 'u-2' })];
+    const pending = inFlight(push(await batchPushBody(events, { messageId: 'm-ids' })));
+    await vi.waitFor(() => expect(writer.stats().items).toBe(2));
+    await writer.flushAll();
+    expect((await pending.response).status).toBe(204);
+    const [file] = [...store.objects.values()];
+    const rows = await readParquet(file!.bytes, (f) => `SELECT event_id FROM read_parquet('${f}') ORDER BY event_id`);
+    expect(rows.map((r) => r.event_id)).toEqual(['pubsub-m-ids-0', 'pubsub-m-ids-1']);
+  });
+
+  it('quarantines a whole message it cannot read, with the raw payload', async () => {
+    const { push, names, store } = setup();
+    const rawData = Buffer.from('not gzip at all').toString('base64');
+    const res = await push(pushBody(null, { rawData, attributes: { log_type: 'user_action', encoding: 'ndjson+gzip', event_count: '3' } }));
+    expect(res.status).toBe(204);
+    const [object] = names('quarantine/log_type=user_action/');
+    const record = JSON.parse(new TextDecoder().decode(store.objects.get(object!)!.bytes));
+    expect(record).toMatchObject({ data: rawData, reasons: [{ path: '', message: expect.stringMatching(/^data is not valid gzip/) }] });
+    expect(record).not.toHaveProperty('index');
   });
 });

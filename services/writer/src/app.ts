@@ -1,7 +1,7 @@
-import express, { type ErrorRequestHandler, type Express, type Request } from 'express';
-import { requireOidc, traceFields, type Logger, type OidcVerifier } from '@strata/runtime';
+import express, { type Express, type Request } from 'express';
+import { healthz, jsonErrors, notFound, requireOidc, sendError, traceFields, type Logger, type OidcVerifier } from '@strata/runtime';
 import type { PiiHasher } from '@strata/schemas';
-import { admit, type AdmitRegistry } from './admit.js';
+import { admitMessage, type AdmitRegistry } from './admit.js';
 import type { LakeWriter } from './lake-writer.js';
 import { decodePush } from './push-message.js';
 
@@ -9,10 +9,12 @@ export interface AppDeps {
   verifier: OidcVerifier;
   /** Asked per push, so versions published while the writer runs are admitted within the source's TTL. */
   registry: { current(): Promise<AdmitRegistry> };
-  writer: Pick<LakeWriter, 'write'>;
+  writer: Pick<LakeWriter, 'write' | 'stats'>;
   /** Hashes x-pii "hash" fields of events that did not come through ingest. */
   hash: PiiHasher;
   logger: Logger;
+  /** True once the writer is shutting down: new pushes are refused so Pub/Sub keeps them. */
+  stopping?: () => boolean;
   /** For trace fields on request logs; optional locally. */
   projectId?: string;
 }
@@ -25,53 +27,53 @@ const MAX_PUSH_BODY = '16mb';
  * The Pub/Sub push endpoint. Status codes are Pub/Sub's contract:
  * 2xx acks; anything else is redelivered with backoff, then dead-lettered.
  * https://cloud.google.com/pubsub/docs/push#receive_push
- *   204 — the row (or its quarantine record) is durable in GCS
+ *   204 — every event of the message (or its quarantine record) is durable in GCS
  *   400 — broken envelope: retrying cannot help, so let it reach the dead-letter topic
  *   401 — no valid OIDC token from the push subscription's service account
- *   429 — too many rows buffered: push backs off
- *   503 — the flush holding the row failed: redeliver
+ *   429 — too many bytes buffered: push backs off
+ *   503 — a flush holding one of its events failed, or the writer is stopping: redeliver
  */
-export function createApp({ verifier, registry, writer, logger, projectId, hash }: AppDeps): Express {
+export function createApp({ verifier, registry, writer, logger, projectId, hash, stopping = () => false }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   const trace = (req: Request) => traceFields(req.get('x-cloud-trace-context'), projectId);
 
   // Authenticate before parsing: an unauthenticated caller never gets 16 MB parsed.
   app.post('/push', requireOidc(verifier), express.json({ limit: MAX_PUSH_BODY }), async (req, res) => {
+    if (stopping()) {
+      // Keep-alive connections still deliver after SIGTERM; taking their pushes would write a file
+      // per push during the drain. Refuse them and close the connection: Pub/Sub redelivers later.
+      res.set('connection', 'close');
+      sendError(res, 503, 'stopping', 'the writer is shutting down; Pub/Sub will redeliver this message');
+      return;
+    }
     const decoded = decodePush(req.body);
     if (!decoded.ok) {
       logger.warn({ ...trace(req), reason: decoded.error }, 'malformed push message');
-      res.status(400).json({ error: 'malformed push message', reason: decoded.error });
+      sendError(res, 400, 'malformed_push', decoded.error);
       return;
     }
     const { message } = decoded;
     const ids = { messageId: message.messageId, deliveryAttempt: message.deliveryAttempt };
-    const added = writer.write(admit(await registry.current(), message, hash));
+    const admissions = await admitMessage(await registry.current(), message, hash);
+    const added = writer.write(admissions);
     if (!added.ok) {
-      logger.warn({ ...trace(req), ...ids }, 'buffer full, asking push to back off');
-      res.status(429).json({ error: 'writer is busy, retry later' });
+      logger.warn({ ...trace(req), ...ids, buffered: writer.stats() }, 'buffer full, asking push to back off');
+      sendError(res, 429, 'busy', 'the writer holds as much as it may; Pub/Sub will redeliver this message');
       return;
     }
     const outcome = await added.flushed;
     if (!outcome.ok) {
       logger.warn({ ...trace(req), ...ids }, 'flush failed, message will be redelivered');
-      res.status(503).json({ error: 'could not write to the lake, retry later' });
+      sendError(res, 503, 'lake_unavailable', 'could not write to the lake; Pub/Sub will redeliver this message');
       return;
     }
     res.status(204).end();
   });
 
-  const onError: ErrorRequestHandler = (err: { status?: number; type?: string; message?: string }, req, res, _next) => {
-    // body-parser's errors carry a 4xx status: bad JSON, too large, wrong charset.
-    if (err.status && err.status >= 400 && err.status < 500) {
-      logger.warn({ ...trace(req), reason: err.message }, 'malformed push body');
-      res.status(err.status).json({ error: 'malformed push body', reason: err.message });
-      return;
-    }
-    // A bug, not bad input: log it with its stack; Pub/Sub redelivers on 500.
-    logger.error({ ...trace(req), err }, 'push handler failed');
-    res.status(500).json({ error: 'internal error' });
-  };
-  app.use(onError);
+  // Cloud Run's probes, and what an operator (or the local stack's tests) can see of the buffers.
+  app.get('/healthz', healthz(() => ({ ok: !stopping(), buffered: writer.stats() })));
+  app.use(notFound('POST /push is the only endpoint'));
+  app.use(jsonErrors(logger, 'push'));
   return app;
 }

@@ -13,10 +13,13 @@ describe('loadConfig', () => {
       pushAudience: 'https://writer/push',
       pushServiceAccount: 'push@p.iam.gserviceaccount.com',
       oidcCertsUrl: undefined,
-      flushMaxRows: 10_000,
+      flushMaxRows: 50_000,
       flushMaxAgeMs: 5_000,
       flushMaxBytes: 32 * 1024 * 1024,
-      maxBufferedRows: 100_000,
+      flushQuietMs: 250,
+      flushMaxOpenPartitions: 64,
+      maxBufferedBytes: 128 * 1024 * 1024,
+      pushAckDeadlineSeconds: 25,
       logLevel: 'info',
       piiHashSecret: 'test-secret-0123456789',
       schemaRegistryDatabaseUrl: undefined,
@@ -30,6 +33,18 @@ describe('loadConfig', () => {
 
   it('fails naming a limit that is not a positive integer', () => {
     expect(() => loadConfig({ ...required, FLUSH_MAX_ROWS: '0' })).toThrow(/FLUSH_MAX_ROWS/);
-    expect(() => loadConfig({ ...required, MAX_BUFFERED_ROWS: 'lots' })).toThrow(/MAX_BUFFERED_ROWS/);
+    expect(() => loadConfig({ ...required, MAX_BUFFERED_BYTES: 'lots' })).toThrow(/MAX_BUFFERED_BYTES/);
+  });
+
+  it('derives the ack deadline from the flush age, and refuses a deadline the flush cannot meet', () => {
+    expect(loadConfig({ ...required, FLUSH_MAX_AGE_MS: '30000' }).pushAckDeadlineSeconds).toBe(50);
+    expect(loadConfig({ ...required, FLUSH_MAX_AGE_MS: '1000', PUSH_ACK_DEADLINE_SECONDS: '21' }).pushAckDeadlineSeconds).toBe(21);
+    expect(() => loadConfig({ ...required, FLUSH_MAX_AGE_MS: '9000', PUSH_ACK_DEADLINE_SECONDS: '25' })).toThrow(/needs at least 29 s \(or lower FLUSH_MAX_AGE_MS to at most 5000 ms\)$/);
+    expect(() => loadConfig({ ...required, FLUSH_MAX_AGE_MS: '5000', PUSH_ACK_DEADLINE_SECONDS: '10' })).toThrow(
+      new ConfigError(
+        'FLUSH_MAX_AGE_MS and PUSH_ACK_DEADLINE_SECONDS disagree: an ack deadline of 10 s is too short for a flush age of 5000 ms: ' +
+          'a push is held up to the flush age plus 20000 ms to write its file, so the subscription needs at least 25 s',
+      ),
+    );
   });
 });

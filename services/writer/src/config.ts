@@ -1,4 +1,5 @@
-import { optionalString, readInt, requireString, type Env } from '@strata/runtime';
+import { ConfigError, optionalString, readInt, requireString, type Env } from '@strata/runtime';
+import { ACK_DEADLINE_BOUNDS, ackDeadlineSecondsFor, checkAckDeadline, PUSH_DELIVERY } from '@strata/schemas';
 
 /** The writer's whole configuration, parsed once at start-up; a bad value fails fast naming its variable. */
 export interface WriterConfig {
@@ -12,14 +13,23 @@ export interface WriterConfig {
   pushServiceAccount: string;
   /** PEM certs keyed by kid; Google's when unset, the local OIDC emulator's in the local stack. */
   oidcCertsUrl: string | undefined;
+  /** Rows per Parquet file at most. */
   flushMaxRows: number;
   /**
-   * A push waits up to this long for its batch, so keep it well below the push subscription's
-   * ack deadline (10 s by default), or Pub/Sub redelivers messages that are still buffered.
+   * A push waits up to this long for its batch, so it must fit the push subscription's ack
+   * deadline with room for the upload (checked against `pushAckDeadlineSeconds`).
    */
   flushMaxAgeMs: number;
+  /** JSON bytes per Parquet file at most (the file itself is several times smaller). */
   flushMaxBytes: number;
-  maxBufferedRows: number;
+  /** Flush everything once no push has arrived for this long; 0 turns it off. */
+  flushQuietMs: number;
+  /** Partitions (and quarantine folders) buffered at once. */
+  flushMaxOpenPartitions: number;
+  /** JSON bytes held across all partitions, flushing included; above it pushes get 429. */
+  maxBufferedBytes: number;
+  /** The push subscription's ack deadline, as `infra/` sets it. */
+  pushAckDeadlineSeconds: number;
   logLevel: string;
   /** Key for the x-pii "hash" HMAC; keep it in Secret Manager. Rotating it changes every hash. */
   piiHashSecret: string;
@@ -32,6 +42,13 @@ export interface WriterConfig {
 const MiB = 1024 * 1024;
 
 export function loadConfig(env: Env = process.env): WriterConfig {
+  const flushMaxAgeMs = readInt(env, 'FLUSH_MAX_AGE_MS', PUSH_DELIVERY.flushMaxAgeMs, { min: 1, max: 60_000 });
+  const pushAckDeadlineSeconds = readInt(env, 'PUSH_ACK_DEADLINE_SECONDS', ackDeadlineSecondsFor(flushMaxAgeMs), {
+    min: ACK_DEADLINE_BOUNDS.minSeconds,
+    max: ACK_DEADLINE_BOUNDS.maxSeconds,
+  });
+  const mismatch = checkAckDeadline(flushMaxAgeMs, pushAckDeadlineSeconds);
+  if (mismatch) throw new ConfigError(`FLUSH_MAX_AGE_MS and PUSH_ACK_DEADLINE_SECONDS disagree: ${mismatch}`);
   return {
     port: readInt(env, 'PORT', 8082, { min: 0, max: 65535 }),
     projectId: optionalString(env, 'GOOGLE_CLOUD_PROJECT'),
@@ -39,10 +56,13 @@ export function loadConfig(env: Env = process.env): WriterConfig {
     pushAudience: requireString(env, 'PUSH_AUDIENCE'),
     pushServiceAccount: requireString(env, 'PUSH_SERVICE_ACCOUNT'),
     oidcCertsUrl: optionalString(env, 'OIDC_CERTS_URL'),
-    flushMaxRows: readInt(env, 'FLUSH_MAX_ROWS', 10_000, { min: 1 }),
-    flushMaxAgeMs: readInt(env, 'FLUSH_MAX_AGE_MS', 5_000, { min: 1 }),
+    flushMaxRows: readInt(env, 'FLUSH_MAX_ROWS', 50_000, { min: 1 }),
+    flushMaxAgeMs,
     flushMaxBytes: readInt(env, 'FLUSH_MAX_BYTES', 32 * MiB, { min: 1 }),
-    maxBufferedRows: readInt(env, 'MAX_BUFFERED_ROWS', 100_000, { min: 1 }),
+    flushQuietMs: readInt(env, 'FLUSH_QUIET_MS', 250, { min: 0, max: 60_000 }),
+    flushMaxOpenPartitions: readInt(env, 'FLUSH_MAX_OPEN_PARTITIONS', 64, { min: 1, max: 10_000 }),
+    maxBufferedBytes: readInt(env, 'MAX_BUFFERED_BYTES', 128 * MiB, { min: 1 }),
+    pushAckDeadlineSeconds,
     logLevel: requireString(env, 'LOG_LEVEL', 'info'),
     piiHashSecret: requireString(env, 'PII_HASH_SECRET'),
     schemaRegistryDatabaseUrl: optionalString(env, 'SCHEMA_REGISTRY_DATABASE_URL'),

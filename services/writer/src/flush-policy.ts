@@ -1,48 +1,79 @@
 /**
- * Buffers items per group (a lake partition, a quarantine folder) and flushes a group's batch
- * when it reaches `maxRows` or `maxBytes`, when its oldest item is `maxAgeMs` old, or on
- * `flushAll` (shutdown). Every `add` returns a promise of its batch's flush outcome, so the push
- * handler acks only once its row is durable. A failed batch is dropped, not retried: the
- * unacked messages come back through Pub/Sub redelivery.
+ * The writer's flush policy: items (lake rows, quarantine records) are held in one batch per group
+ * (a lake partition, a quarantine folder) and a batch is written when
+ *   - it reaches `maxRows` or `maxBytes`                          → files of a bounded size;
+ *   - its oldest item is `maxAgeMs` old                           → bounded latency under a trickle;
+ *   - no item has arrived for `quietMs`                          → nothing more is coming: the load
+ *     stopped, or every push Pub/Sub may have in flight is already held here (Cloud Run serves 80
+ *     concurrent requests per instance by default), so waiting longer only delays them all;
+ *   - opening one more batch would pass `maxOpenBatches`          → the oldest is written first, so a
+ *     message spanning many hours never means unbounded batches;
+ *   - the open batches hold more than half of `maxBufferedBytes`  → the largest is written first;
+ *   - or on `flushAll` (shutdown), and from then on at once.
  *
- * Memory is bounded by `maxBufferedRows` (counted until a flush finishes, since the batch is
- * still held while it uploads): wasm memory never shrinks, so the buffer refuses instead of
- * growing, and the caller answers 429 so Pub/Sub push backs off.
+ * Every `add` returns one promise for all of its items' flushes, so a push is answered only once all
+ * of its rows are durable. A failed batch is dropped, not retried: its pushes are answered 5xx and
+ * the messages come back through Pub/Sub redelivery.
+ *
+ * Memory is bounded in bytes across all groups, counted until a flush finishes (a batch is held while
+ * it uploads): wasm memory never shrinks, so the buffer refuses instead of growing, and the caller
+ * answers 429 so Pub/Sub push backs off. One timer serves every batch.
  */
-export interface BufferLimits {
+export interface FlushLimits {
   maxRows: number;
-  /** Approximate bytes per batch (the size of the decoded payloads). */
+  /** Approximate bytes per batch (the size of the events' JSON). */
   maxBytes: number;
   maxAgeMs: number;
-  /** Items held across all groups, including batches being flushed. */
-  maxBufferedRows: number;
+  /** 0 turns the quiet trigger off. */
+  quietMs: number;
+  /** Bytes held across all groups, including batches being flushed. */
+  maxBufferedBytes: number;
+  maxOpenBatches: number;
 }
 
 export type FlushOutcome = { ok: true } | { ok: false; error: unknown };
 
 export type AddResult = { ok: true; flushed: Promise<FlushOutcome> } | { ok: false; reason: 'backpressure' };
 
+export interface BufferEntry<G, T> {
+  group: G;
+  item: T;
+  bytes: number;
+}
+
 export interface FlushSummary {
   batches: number;
   failed: number;
 }
 
-export interface PartitionBuffer<G, T> {
-  add(group: G, item: T, bytes: number): AddResult;
+export interface BufferStats {
+  /** Items held right now, open or being flushed. */
+  items: number;
+  bytes: number;
+  openBatches: number;
+  flushing: number;
+}
+
+export interface BatchBuffer<G, T> {
   /**
-   * Flushes every open batch now and, from then on, each item as soon as it is added (draining
+   * Adds all entries or none: refused (backpressure) when they would take the buffer past
+   * `maxBufferedBytes` while it holds anything (one message always fits into an empty buffer).
+   */
+  add(entries: readonly BufferEntry<G, T>[]): AddResult;
+  /**
+   * Flushes every open batch now and, from then on, each entry as soon as it is added (draining
    * for shutdown). Resolves when every flush, including those already running, has finished.
    */
   flushAll(): Promise<FlushSummary>;
-  /** Items held right now, open or being flushed. */
-  bufferedRows(): number;
+  stats(): BufferStats;
 }
 
-export interface PartitionBufferOptions<G, T> {
-  limits: BufferLimits;
+export interface BatchBufferOptions<G, T> {
+  limits: FlushLimits;
   keyOf(group: G): string;
   /** Writes one batch; a rejection fails every add waiting on it. */
   flush(group: G, items: T[]): Promise<void>;
+  now?: () => number;
 }
 
 interface Batch<G, T> {
@@ -50,67 +81,110 @@ interface Batch<G, T> {
   group: G;
   items: T[];
   bytes: number;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  openedAt: number;
   settle: (outcome: FlushOutcome) => void;
   flushed: Promise<FlushOutcome>;
 }
 
-export function createPartitionBuffer<G, T>(options: PartitionBufferOptions<G, T>): PartitionBuffer<G, T> {
-  const { limits } = options;
+const ALL_OK: FlushOutcome = { ok: true };
+
+export function createBatchBuffer<G, T>(options: BatchBufferOptions<G, T>): BatchBuffer<G, T> {
+  const { limits, now = Date.now } = options;
+  // Insertion order is opening order, so the first batch is always the oldest.
   const open = new Map<string, Batch<G, T>>();
   const running = new Set<Promise<FlushOutcome>>();
-  let buffered = 0;
+  let items = 0;
+  let bytes = 0;
+  let openBytes = 0;
+  let lastAddAt = 0;
   let draining = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
 
-  function flush(batch: Batch<G, T>): Promise<FlushOutcome> {
+  function flush(batch: Batch<G, T>): void {
     open.delete(batch.key);
-    clearTimeout(batch.timer);
+    openBytes -= batch.bytes;
     const done = (async (): Promise<FlushOutcome> => {
       try {
         await options.flush(batch.group, batch.items);
-        return { ok: true };
+        return ALL_OK;
       } catch (error) {
         return { ok: false, error };
       }
     })().then((outcome) => {
-      buffered -= batch.items.length;
+      items -= batch.items.length;
+      bytes -= batch.bytes;
       running.delete(done);
       batch.settle(outcome);
       return outcome;
     });
     running.add(done);
-    return done;
   }
 
   function openBatch(key: string, group: G): Batch<G, T> {
+    if (open.size >= limits.maxOpenBatches) flush(open.values().next().value!);
     let settle!: (outcome: FlushOutcome) => void;
     const flushed = new Promise<FlushOutcome>((resolve) => (settle = resolve));
-    const batch: Batch<G, T> = { key, group, items: [], bytes: 0, timer: undefined, settle, flushed };
-    // The age trigger bounds a row's wait (and the push request's latency) when traffic is thin.
-    batch.timer = setTimeout(() => void flush(batch), limits.maxAgeMs);
-    // A pending age flush must not keep the process alive on its own; shutdown flushes explicitly.
-    batch.timer.unref?.();
+    const batch: Batch<G, T> = { key, group, items: [], bytes: 0, openedAt: now(), settle, flushed };
     open.set(key, batch);
     return batch;
   }
 
+  // One timer for every batch: it fires at the earliest age or quiet deadline, flushes what is due
+  // and arms itself again while anything is open.
+  function onTimer(): void {
+    timer = undefined;
+    const t = now();
+    const quiet = limits.quietMs > 0 && t - lastAddAt >= limits.quietMs;
+    for (const batch of [...open.values()]) {
+      if (quiet || t - batch.openedAt >= limits.maxAgeMs) flush(batch);
+    }
+    arm();
+  }
+
+  function arm(): void {
+    if (timer || open.size === 0) return;
+    const oldest = open.values().next().value!;
+    let due = oldest.openedAt + limits.maxAgeMs;
+    if (limits.quietMs > 0) due = Math.min(due, lastAddAt + limits.quietMs);
+    timer = setTimeout(onTimer, Math.max(0, due - now()));
+    // A pending flush must not keep the process alive on its own; shutdown flushes explicitly.
+    timer.unref?.();
+  }
+
+  function largestOpen(): Batch<G, T> {
+    let largest: Batch<G, T> | undefined;
+    for (const batch of open.values()) if (!largest || batch.bytes > largest.bytes) largest = batch;
+    return largest!;
+  }
+
   return {
-    add(group, item, bytes) {
-      if (buffered >= limits.maxBufferedRows) return { ok: false, reason: 'backpressure' };
-      const key = options.keyOf(group);
-      const batch = open.get(key) ?? openBatch(key, group);
-      batch.items.push(item);
-      batch.bytes += bytes;
-      buffered += 1;
-      if (draining || batch.items.length >= limits.maxRows || batch.bytes >= limits.maxBytes) void flush(batch);
-      return { ok: true, flushed: batch.flushed };
+    add(entries) {
+      const size = entries.reduce((sum, e) => sum + e.bytes, 0);
+      if (bytes > 0 && bytes + size > limits.maxBufferedBytes) return { ok: false, reason: 'backpressure' };
+      lastAddAt = now();
+      const waits = new Set<Promise<FlushOutcome>>();
+      for (const entry of entries) {
+        const key = options.keyOf(entry.group);
+        const batch = open.get(key) ?? openBatch(key, entry.group);
+        batch.items.push(entry.item);
+        batch.bytes += entry.bytes;
+        openBytes += entry.bytes;
+        items += 1;
+        bytes += entry.bytes;
+        waits.add(batch.flushed);
+        if (draining || batch.items.length >= limits.maxRows || batch.bytes >= limits.maxBytes) flush(batch);
+      }
+      while (open.size > 0 && openBytes > limits.maxBufferedBytes / 2) flush(largestOpen());
+      arm();
+      const flushed = Promise.all(waits).then((outcomes) => outcomes.find((o) => !o.ok) ?? ALL_OK);
+      return { ok: true, flushed };
     },
     async flushAll() {
       draining = true;
-      for (const batch of [...open.values()]) void flush(batch);
+      for (const batch of [...open.values()]) flush(batch);
       const outcomes = await Promise.all([...running]);
       return { batches: outcomes.length, failed: outcomes.filter((o) => !o.ok).length };
     },
-    bufferedRows: () => buffered,
+    stats: () => ({ items, bytes, openBatches: open.size, flushing: running.size }),
   };
 }

@@ -1,10 +1,6 @@
-export * from './admit.js';
-export * from './app.js';
-export * from './build-service.js';
-export * from './config.js';
-export * from './lake-store.js';
-export * from './lake-writer.js';
-export * from './parquet.js';
-export * from './partition-buffer.js';
-export * from './push-message.js';
-export * from './quarantine.js';
+// What other packages use of the writer: its app and wiring, config, and the pieces the local stack's tests build on.
+export { createApp, type AppDeps } from './app.js';
+export { wireWriter, type WriterWiring } from './wiring.js';
+export { loadConfig, type WriterConfig } from './config.js';
+export { createLakeWriter, type LakeWriter } from './lake-writer.js';
+export { encodeParquet, PARQUET_CONTENT_TYPE } from './parquet.js';

@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import { CRC32C, Storage } from '@google-cloud/storage';
 import { closeServer, listen } from '@strata/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createGcsLakeStore, createMemoryLakeStore } from './lake-store.js';
+import { createGcsLakeStore } from './lake-store.js';
+import { createMemoryLakeStore } from './lake-store.fake.js';
 
 interface Upload {
   query: URLSearchParams;
@@ -100,6 +101,6 @@ describe('createMemoryLakeStore', () => {
     expect(store.objects.get('a')).toEqual({ bytes: new Uint8Array([1, 2]), contentType: 'text/plain' });
     await expect(store.put('a', bytes, 'text/plain')).rejects.toThrow(/exists/);
     store.failPuts = true;
-    await expect(store.put('b', bytes, 'text/plain')).rejects.toThrow(/failPuts/);
+    await expect(store.put('b', bytes, 'text/plain')).rejects.toThrow(/the fake was told to fail it/);
   });
 });

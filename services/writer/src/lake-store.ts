@@ -22,28 +22,3 @@ export function createGcsLakeStore(bucket: Bucket): LakeStore {
     },
   };
 }
-
-export interface StoredObject {
-  bytes: Uint8Array;
-  contentType: string;
-}
-
-/** In-memory LakeStore for tests; set `failPuts` to make every put reject. */
-export interface MemoryLakeStore extends LakeStore {
-  readonly objects: Map<string, StoredObject>;
-  failPuts: boolean;
-}
-
-export function createMemoryLakeStore(): MemoryLakeStore {
-  const objects = new Map<string, StoredObject>();
-  const store: MemoryLakeStore = {
-    objects,
-    failPuts: false,
-    async put(name, bytes, contentType) {
-      if (store.failPuts) throw new Error(`put ${name} failed (failPuts is set)`);
-      if (objects.has(name)) throw new Error(`put ${name} failed: object exists (ifGenerationMatch: 0)`);
-      objects.set(name, { bytes: bytes.slice(), contentType });
-    },
-  };
-  return store;
-}

@@ -2,14 +2,9 @@ import { partitionKey, partitionPrefix, type Partition, type Registry } from '@s
 import type { Logger } from '@strata/runtime';
 import { ulid } from 'ulid';
 import type { Admission } from './admit.js';
+import { createBatchBuffer, type AddResult, type BufferStats, type FlushLimits, type FlushSummary } from './flush-policy.js';
 import type { LakeStore } from './lake-store.js';
 import { encodeParquet, PARQUET_CONTENT_TYPE } from './parquet.js';
-import {
-  createPartitionBuffer,
-  type AddResult,
-  type BufferLimits,
-  type FlushSummary,
-} from './partition-buffer.js';
 import {
   encodeQuarantine,
   QUARANTINE_CONTENT_TYPE,
@@ -20,71 +15,74 @@ import {
 } from './quarantine.js';
 
 /**
- * Turns admitted messages into lake objects: rows are batched per event-time partition into
- * Parquet files, quarantined messages per log type and publish date into JSON Lines files.
- * Both kinds answer their push only once their object is written.
+ * Turns admitted events into lake objects: rows are batched per event-time partition into Parquet
+ * files, quarantine records per log type and publish date into JSON Lines files. Both share one
+ * buffer, so one byte budget bounds the writer's memory. A push is answered only once every object
+ * holding one of its events is written.
  */
 export interface LakeWriter {
-  write(admission: Admission): AddResult;
+  /** All of one message's admissions, or none of them (backpressure). */
+  write(admissions: readonly Admission[]): AddResult;
   flushAll(): Promise<FlushSummary>;
-  bufferedRows(): number;
+  stats(): BufferStats;
 }
 
 export interface LakeWriterDeps {
   store: LakeStore;
   registry: Pick<Registry, 'columns'>;
   logger: Logger;
-  /** Rows and quarantine records are buffered separately, each within these limits. */
-  limits: BufferLimits;
+  limits: FlushLimits;
   /** Unique object names; ULIDs sort by creation time. */
   newId?: () => string;
 }
 
-export function createLakeWriter({ store, registry, logger, limits, newId = ulid }: LakeWriterDeps): LakeWriter {
-  const rows = createPartitionBuffer<Partition, Record<string, unknown>>({
-    limits,
-    keyOf: partitionKey,
-    async flush(partition, batch) {
-      const fields = { log_type: partition.logType, dt: partition.dt, hr: partition.hr, rows: batch.length };
-      const object = `${partitionPrefix(partition)}${newId()}.parquet`;
-      try {
-        const bytes = encodeParquet(registry.columns(partition.logType), batch);
-        await store.put(object, bytes, PARQUET_CONTENT_TYPE);
-        // The local stack counts these lines; keep the message and fields stable.
-        logger.info({ ...fields, bytes: bytes.length, object }, 'partition flushed');
-      } catch (err) {
-        logger.error({ ...fields, object, err }, 'partition flush failed');
-        throw err;
-      }
-    },
-  });
+type Group = { kind: 'rows'; partition: Partition } | { kind: 'quarantine'; folder: QuarantineGroup };
+type Item = Record<string, unknown> | QuarantineRecord;
 
-  const quarantined = createPartitionBuffer<QuarantineGroup, QuarantineRecord>({
+export function createLakeWriter({ store, registry, logger, limits, newId = ulid }: LakeWriterDeps): LakeWriter {
+  async function writeRows(partition: Partition, rows: Record<string, unknown>[]): Promise<void> {
+    const fields = { log_type: partition.logType, dt: partition.dt, hr: partition.hr, rows: rows.length };
+    const object = `${partitionPrefix(partition)}${newId()}.parquet`;
+    try {
+      const bytes = encodeParquet(registry.columns(partition.logType), rows);
+      await store.put(object, bytes, PARQUET_CONTENT_TYPE);
+      // The local stack counts these lines; keep the message and fields stable.
+      logger.info({ ...fields, bytes: bytes.length, object }, 'partition flushed');
+    } catch (err) {
+      logger.error({ ...fields, object, err }, 'partition flush failed');
+      throw err;
+    }
+  }
+
+  async function writeQuarantine(folder: QuarantineGroup, records: QuarantineRecord[]): Promise<void> {
+    const fields = { log_type: folder.logType, count: records.length };
+    const object = `${quarantinePrefix(folder)}${newId()}.jsonl`;
+    try {
+      await store.put(object, encodeQuarantine(records), QUARANTINE_CONTENT_TYPE);
+      logger.info({ ...fields, object }, 'quarantined');
+    } catch (err) {
+      logger.error({ ...fields, object, err }, 'quarantine flush failed');
+      throw err;
+    }
+  }
+
+  const buffer = createBatchBuffer<Group, Item>({
     limits,
-    keyOf: quarantineKey,
-    async flush(group, records) {
-      const fields = { log_type: group.logType, count: records.length };
-      const object = `${quarantinePrefix(group)}${newId()}.jsonl`;
-      try {
-        await store.put(object, encodeQuarantine(records), QUARANTINE_CONTENT_TYPE);
-        logger.info({ ...fields, object }, 'quarantined');
-      } catch (err) {
-        logger.error({ ...fields, object, err }, 'quarantine flush failed');
-        throw err;
-      }
-    },
+    keyOf: (group) => (group.kind === 'rows' ? `rows/${partitionKey(group.partition)}` : `quarantine/${quarantineKey(group.folder)}`),
+    flush: (group, items) =>
+      group.kind === 'rows' ? writeRows(group.partition, items as Record<string, unknown>[]) : writeQuarantine(group.folder, items as QuarantineRecord[]),
   });
 
   return {
-    write(admission) {
-      return admission.kind === 'row'
-        ? rows.add(admission.partition, admission.row, admission.bytes)
-        : quarantined.add(admission.group, admission.record, admission.bytes);
-    },
-    async flushAll() {
-      const [a, b] = await Promise.all([rows.flushAll(), quarantined.flushAll()]);
-      return { batches: a.batches + b.batches, failed: a.failed + b.failed };
-    },
-    bufferedRows: () => rows.bufferedRows() + quarantined.bufferedRows(),
+    write: (admissions) =>
+      buffer.add(
+        admissions.map((a) =>
+          a.kind === 'row'
+            ? { group: { kind: 'rows', partition: a.partition }, item: a.row, bytes: a.bytes }
+            : { group: { kind: 'quarantine', folder: a.group }, item: a.record, bytes: a.bytes },
+        ),
+      ),
+    flushAll: () => buffer.flushAll(),
+    stats: () => buffer.stats(),
   };
 }

@@ -1,21 +1,19 @@
 import { createServer } from 'node:http';
-import { Storage } from '@google-cloud/storage';
 import { closeServer, createLogger, createStop, listen, trapSignals } from '@strata/runtime';
-import { buildWriterService } from './build-service.js';
 import { loadConfig } from './config.js';
+import { wireWriter } from './wiring.js';
 
 // Cloud Run entry: load config (fails fast naming the variable), build clients, listen.
 const config = loadConfig();
 const logger = createLogger({ service: 'writer', level: config.logLevel });
-// Finds the project itself and honours STORAGE_EMULATOR_HOST, so the local stack needs no branch here.
-const storage = new Storage();
-const { app, writer, registry } = buildWriterService(config, { storage, logger });
+const { app, writer, registry, beginStopping } = wireWriter(config, logger);
 const server = createServer(app);
 
 const stop = createStop(logger, {
-  // server.close() waits for in-flight pushes, and each push waits for its batch's flush: start
-  // draining the buffers at the same time rather than after, or stopping would wait out FLUSH_MAX_AGE_MS.
+  // Cloud Run allows about 10 s after SIGTERM. New pushes are refused at once (Pub/Sub keeps them);
+  // what is held is flushed now rather than after FLUSH_MAX_AGE_MS, and its pushes are answered.
   stopAccepting: async () => {
+    beginStopping();
     const closed = closeServer(server)();
     await writer.flushAll();
     // The pushes just answered leave keep-alive sockets behind that close() would otherwise
@@ -24,8 +22,8 @@ const stop = createStop(logger, {
     server.closeIdleConnections();
     await closed;
   },
-  // Flush whatever is left before exit; Cloud Run allows about 10 s after SIGTERM. Failed rows
-  // were answered 503 and come back by redelivery, but the exit code should say it happened.
+  // Whatever was admitted while the server closed. Failed rows were answered 503 and come back by
+  // redelivery, but the exit code should say it happened.
   flush: async () => {
     const { failed } = await writer.flushAll();
     if (failed > 0) throw new Error(`${failed} batch(es) failed to flush during shutdown`);
@@ -36,4 +34,4 @@ const stop = createStop(logger, {
 trapSignals(stop);
 
 const port = await listen(server, config.port);
-logger.info({ port, bucket: config.lakeBucket }, 'writer listening');
+logger.info({ port, bucket: config.lakeBucket, ackDeadlineSeconds: config.pushAckDeadlineSeconds, flushMaxAgeMs: config.flushMaxAgeMs }, 'writer listening');

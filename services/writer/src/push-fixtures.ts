@@ -1,3 +1,5 @@
+import { encodeBatches } from '@strata/schemas';
+
 /** Builders for push bodies and events, shared by the writer's tests. */
 export const PUBLISH_TIME = '2024-05-06T23:59:59.500Z';
 
@@ -32,4 +34,11 @@ export function pushBody(event: unknown, options: PushOptions = {}): Record<stri
     subscription: 'projects/strata-local/subscriptions/events-writer',
     deliveryAttempt: 1,
   };
+}
+
+/** A push body carrying a batch message (NDJSON, gzip when it pays) built by the schemas package, as ingest publishes it. */
+export async function batchPushBody(events: Record<string, unknown>[], options: Omit<PushOptions, 'attributes' | 'rawData'> = {}): Promise<Record<string, unknown>> {
+  const [message, ...more] = await encodeBatches('user_action', events, { source: 'test' });
+  if (!message || more.length) throw new Error('batchPushBody: the events do not fit one message');
+  return pushBody(null, { ...options, attributes: message.attributes, rawData: message.data.toString('base64') });
 }

@@ -20,11 +20,10 @@ describe('decodePush', () => {
       messageId: '42',
       publishTime: '2024-05-06T23:59:59.500Z',
       attributes: { log_type: 'user_action', schema_version: '1' },
-      payload: { json: true, value: event },
       subscription: 'projects/strata-local/subscriptions/events-writer',
       deliveryAttempt: 1,
     });
-    expect(message.byteLength).toBe(Buffer.byteLength(JSON.stringify(event)));
+    expect(JSON.parse(message.data.toString())).toEqual(event);
   });
 
   it('accepts the snake_case field names push also sends', () => {
@@ -37,23 +36,18 @@ describe('decodePush', () => {
     expect(errorOf(decodePush(pushBody(null, { rawData: 'abc' })))).toMatch(/base64/);
   });
 
-  it('keeps a payload that is not JSON, with the reason, for quarantine', () => {
-    const rawData = Buffer.from('hello, not json').toString('base64');
+  it('keeps the payload bytes and the raw base64 for quarantine, whatever they hold', () => {
+    const rawData = Buffer.from([0xff, 0xfe, 0x7b]).toString('base64');
     const message = decoded(decodePush(pushBody(null, { rawData })));
     expect(message.rawData).toBe(rawData);
-    expect(message.payload).toMatchObject({ json: false, reason: expect.stringMatching(/not JSON/) });
-  });
-
-  it('keeps a payload that is not UTF-8', () => {
-    const message = decoded(decodePush(pushBody(null, { rawData: Buffer.from([0xff, 0xfe, 0x7b]).toString('base64') })));
-    expect(message.payload).toEqual({ json: false, reason: 'data is not UTF-8' });
+    expect([...message.data]).toEqual([0xff, 0xfe, 0x7b]);
   });
 
   it('treats missing attributes and missing data as empty', () => {
     const message = decoded(decodePush({ message: { messageId: '1', publishTime: '2024-01-01T00:00:00Z' } }));
     expect(message.attributes).toEqual({});
     expect(message.rawData).toBe('');
-    expect(message.payload.json).toBe(false);
+    expect(message.data.length).toBe(0);
   });
 
   it.each([

@@ -1,3 +1,4 @@
+import { isBase64, isObject } from '@strata/runtime';
 import { toMicros } from '@strata/schemas';
 
 /**
@@ -6,50 +7,26 @@ import { toMicros } from '@strata/schemas';
  * https://cloud.google.com/pubsub/docs/push#receive_push
  *
  * Pure: no I/O. A broken envelope is an error value (→ 400, Pub/Sub retries then dead-letters);
- * a sound envelope whose payload is not a JSON object is still a message — the caller quarantines it.
+ * a sound envelope whose data cannot be read is still a message — the caller quarantines it. The
+ * data itself (a batch message, see @strata/schemas batch-message.ts) is decoded by the caller.
  */
 export interface PushMessage {
   messageId: string;
   publishTime: string;
   attributes: Record<string, string>;
-  /** The payload exactly as delivered (base64), kept for quarantine when it is not JSON. */
+  /** The payload exactly as delivered (base64), kept for quarantine when it cannot be read. */
   rawData: string;
-  /** Size of the decoded payload, the buffers' approximation of a row's memory. */
-  byteLength: number;
-  /** The parsed payload, or why it could not be parsed (not UTF-8, not JSON). */
-  payload: { json: true; value: unknown } | { json: false; reason: string };
+  /** The decoded payload bytes. */
+  data: Buffer;
   subscription: string | undefined;
   deliveryAttempt: number | undefined;
 }
 
 export type DecodeResult = { ok: true; message: PushMessage } | { ok: false; error: string };
 
-// Pub/Sub sends standard base64 with padding; Buffer.from would silently skip anything else.
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 // Push bodies carry both spellings (messageId and message_id); accept either.
 function field(message: Record<string, unknown>, camel: string, snake: string): unknown {
   return message[camel] ?? message[snake];
-}
-
-function decodePayload(bytes: Buffer): PushMessage['payload'] {
-  let text: string;
-  try {
-    text = utf8.decode(bytes);
-  } catch {
-    return { json: false, reason: 'data is not UTF-8' };
-  }
-  try {
-    return { json: true, value: JSON.parse(text) as unknown };
-  } catch (err) {
-    return { json: false, reason: `data is not JSON: ${(err as Error).message}` };
-  }
 }
 
 export function decodePush(body: unknown): DecodeResult {
@@ -76,8 +53,8 @@ export function decodePush(body: unknown): DecodeResult {
   // Pub/Sub omits data for a message published with attributes only.
   const rawData = message.data ?? '';
   if (typeof rawData !== 'string') return { ok: false, error: 'message.data must be a base64 string' };
-  if (!BASE64.test(rawData)) return { ok: false, error: 'message.data is not valid base64' };
-  const bytes = Buffer.from(rawData, 'base64');
+  // Pub/Sub sends standard base64 with padding; Buffer.from would silently skip anything else.
+  if (!isBase64(rawData)) return { ok: false, error: 'message.data is not valid base64' };
 
   const deliveryAttempt = body.deliveryAttempt;
   return {
@@ -87,8 +64,7 @@ export function decodePush(body: unknown): DecodeResult {
       publishTime,
       attributes: attributes as Record<string, string>,
       rawData,
-      byteLength: bytes.length,
-      payload: decodePayload(bytes),
+      data: Buffer.from(rawData, 'base64'),
       subscription: typeof body.subscription === 'string' ? body.subscription : undefined,
       deliveryAttempt: typeof deliveryAttempt === 'number' ? deliveryAttempt : undefined,
     },

@@ -2,10 +2,10 @@ import { toMicros, type FieldError } from '@strata/schemas';
 import type { PushMessage } from './push-message.js';
 
 /**
- * Quarantine keeps every well-formed message the lake cannot take (invalid event, unknown log
- * type, payload that is not JSON) with its reasons, as one JSON line each under
- * `quarantine/log_type=<t|_unknown>/dt=<publish date>/<id>.jsonl`, so it can be fixed and
- * replayed. Nothing is silently dropped.
+ * Quarantine keeps everything the lake cannot take (an invalid event, an event of an unknown log
+ * type, a line or a whole message that cannot be read) with its reasons, as one JSON line each under
+ * `quarantine/log_type=<t|_unknown>/dt=<publish date>/<id>.jsonl`, so it can be fixed and replayed.
+ * Nothing is silently dropped.
  */
 export const QUARANTINE_ROOT = 'quarantine';
 export const UNKNOWN_LOG_TYPE = '_unknown';
@@ -23,7 +23,9 @@ export interface QuarantineRecord {
   attributes: Record<string, string>;
   messageId: string;
   publishTime: string;
-  /** The decoded event as received, or the raw base64 payload when it is not JSON. */
+  /** The event's line in a batch message; absent for a single-event message or the whole message. */
+  index?: number;
+  /** The event as received, the line's text when it is not JSON, or the raw base64 payload of a whole message. */
   data: unknown;
 }
 
@@ -37,7 +39,12 @@ function utcDate(iso: string): string {
   return new Date(Number(toMicros(iso) / 1000n)).toISOString().slice(0, 10);
 }
 
-export function quarantine(message: PushMessage, reasons: FieldError[], knownLogType: string | undefined): Quarantined {
+export function quarantine(
+  message: PushMessage,
+  reasons: FieldError[],
+  knownLogType: string | undefined,
+  what: { index?: number | undefined; data: unknown },
+): Quarantined {
   return {
     group: { logType: knownLogType ?? UNKNOWN_LOG_TYPE, dt: utcDate(message.publishTime) },
     record: {
@@ -45,7 +52,8 @@ export function quarantine(message: PushMessage, reasons: FieldError[], knownLog
       attributes: message.attributes,
       messageId: message.messageId,
       publishTime: message.publishTime,
-      data: message.payload.json ? message.payload.value : message.rawData,
+      ...(what.index === undefined ? {} : { index: what.index }),
+      data: what.data,
     },
   };
 }

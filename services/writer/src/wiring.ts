@@ -1,4 +1,4 @@
-import type { Storage } from '@google-cloud/storage';
+import { Storage } from '@google-cloud/storage';
 import { createOidcVerifier, type Logger } from '@strata/runtime';
 import { createPiiHasher, type Registry } from '@strata/schemas';
 import { openRegistrySource, type RegistrySource } from '@strata/schemas/postgres';
@@ -8,11 +8,13 @@ import type { WriterConfig } from './config.js';
 import { createGcsLakeStore } from './lake-store.js';
 import { createLakeWriter, type LakeWriter } from './lake-writer.js';
 
-export interface WriterService {
+export interface WriterWiring {
   app: Express;
   writer: LakeWriter;
   /** Close it on shutdown, after the last flush: it ends the registry's database pool. */
   registry: RegistrySource;
+  /** From now on the app refuses new pushes (503), so Pub/Sub keeps them for another instance. */
+  beginStopping(): void;
 }
 
 /**
@@ -32,9 +34,10 @@ function trackLatest(source: RegistrySource): { current(): Promise<Registry>; co
   };
 }
 
-/** Wires the writer once from its config and clients; shared by the Cloud Run server and the function entry. */
-export function buildWriterService(config: WriterConfig, clients: { storage: Storage; logger: Logger }): WriterService {
-  const { storage, logger } = clients;
+/** Builds every dependency once (PostHog-style) for both entry points: main.ts and function.ts. */
+export function wireWriter(config: WriterConfig, logger: Logger): WriterWiring {
+  // Finds the project itself and honours STORAGE_EMULATOR_HOST, so the local stack needs no branch here.
+  const storage = new Storage();
   const source = openRegistrySource({ databaseUrl: config.schemaRegistryDatabaseUrl, ttlMs: config.schemaRegistryTtlMs, logger });
   const registry = trackLatest(source);
   const writer = createLakeWriter({
@@ -45,7 +48,9 @@ export function buildWriterService(config: WriterConfig, clients: { storage: Sto
       maxRows: config.flushMaxRows,
       maxBytes: config.flushMaxBytes,
       maxAgeMs: config.flushMaxAgeMs,
-      maxBufferedRows: config.maxBufferedRows,
+      quietMs: config.flushQuietMs,
+      maxOpenBatches: config.flushMaxOpenPartitions,
+      maxBufferedBytes: config.maxBufferedBytes,
     },
   });
   const verifier = createOidcVerifier({
@@ -53,6 +58,15 @@ export function buildWriterService(config: WriterConfig, clients: { storage: Sto
     serviceAccountEmail: config.pushServiceAccount,
     certsUrl: config.oidcCertsUrl,
   });
-  const app = createApp({ verifier, registry, writer, hash: createPiiHasher(config.piiHashSecret), logger, projectId: config.projectId });
-  return { app, writer, registry: source };
+  let stopping = false;
+  const app = createApp({
+    verifier,
+    registry,
+    writer,
+    hash: createPiiHasher(config.piiHashSecret),
+    logger,
+    projectId: config.projectId,
+    stopping: () => stopping,
+  });
+  return { app, writer, registry: source, beginStopping: () => (stopping = true) };
 }
