@@ -19,4 +19,14 @@ describe('schemas/README.md examples', () => {
     const filled = { ...event, event_id: '01JD0000000000000000000000', received_at: '2026-11-21T12:00:00Z', schema_version: version };
     expect(registry.validate(String(logType), version, filled)).toMatchObject({ ok: true });
   });
+
+  it('the batch message example holds valid user_action events, as the writer fills them', () => {
+    const batch = /```sh\nprintf[\s\S]*?```/.exec(readme)?.[0] ?? '';
+    const lines = [...batch.matchAll(/'(\{.*?\})'/g)].map((m) => JSON.parse(m[1]!) as Record<string, unknown>);
+    expect(lines).toHaveLength(2);
+    const version = registry.latestVersion('user_action');
+    for (const event of lines) {
+      expect(registry.validate('user_action', version, { ...event, received_at: '2026-11-21T12:00:00Z', schema_version: version })).toMatchObject({ ok: true });
+    }
+  });
 });
