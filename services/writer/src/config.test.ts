@@ -18,7 +18,7 @@ describe('loadConfig', () => {
       flushMaxBytes: 32 * 1024 * 1024,
       flushQuietMs: 250,
       flushMaxOpenPartitions: 64,
-      maxBufferedBytes: 128 * 1024 * 1024,
+      maxBufferedBytes: 64 * 1024 * 1024,
       pushAckDeadlineSeconds: 25,
       logLevel: 'info',
       piiHashSecret: 'test-secret-0123456789',
