@@ -15,17 +15,27 @@ export interface CounterValues {
   rollupRows: number;
 }
 
+/** One `partition flushed` line: when this process saw it, and how many rows that file holds. */
+export interface Flush {
+  at: number;
+  rows: number;
+}
+
 export interface Counters {
   values(): CounterValues;
+  /** Every file written so far, oldest first: when rows landed in the lake (the benchmark's clock). */
+  flushes(): readonly Flush[];
   record(service: ServiceName, line: Record<string, unknown>): void;
 }
 
 const num = (value: unknown) => (typeof value === 'number' ? value : 0);
 
-export function createCounters(): Counters {
+export function createCounters(now: () => number = Date.now): Counters {
   const v: CounterValues = { accepted: 0, rejected: 0, published: 0, rowsWritten: 0, files: 0, quarantined: 0, curatorRuns: 0, rollupRows: 0 };
+  const flushes: Flush[] = [];
   return {
     values: () => ({ ...v }),
+    flushes: () => flushes,
     record(service, line) {
       const key = `${service}:${String(line.message)}`;
       switch (key) {
@@ -39,6 +49,8 @@ export function createCounters(): Counters {
         case 'writer:partition flushed':
           v.rowsWritten += num(line.rows);
           v.files += 1;
+          // Arrival time here, not the line's own: one clock for everything the stack measures.
+          flushes.push({ at: now(), rows: num(line.rows) });
           break;
         case 'writer:quarantined':
           v.quarantined += num(line.count);

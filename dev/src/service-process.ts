@@ -4,13 +4,20 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 /**
- * One Strata service run as its own Node process (`tsx services/<name>/src/main.ts`), exactly as
- * Cloud Run runs it: configured by environment only. Its JSON log lines are appended to a file
- * and handed to `onLog`, which is how the local stack counts what the pipeline did.
+ * One Strata service run as its own Node process (`node --import tsx services/<name>/src/main.ts`),
+ * exactly as Cloud Run runs it: configured by environment only. Its JSON log lines are appended to
+ * a file and handed to `onLog`, which is how the local stack counts what the pipeline did.
+ *
+ * Each service runs in its own process group (`detached`): a Ctrl-C in the terminal signals the
+ * whole foreground group, and a writer that got it directly would stop before the stack has
+ * drained Pub/Sub into it. The stack stops services itself, with SIGTERM, in data-flow order. So
+ * that none outlives the stack, each one is killed from this process's `exit` hook and, for the
+ * deaths no hook sees (SIGKILL), stops itself when its stdin pipe closes (exit-with-parent.ts).
  */
 export type ServiceName = 'ingest' | 'writer' | 'curator';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const exitWithParent = new URL('./exit-with-parent.ts', import.meta.url).href;
 
 export interface ServiceProcessOptions {
   name: ServiceName;
@@ -32,11 +39,25 @@ export interface ServiceProcess {
 export function startServiceProcess(options: ServiceProcessOptions): ServiceProcess {
   const { name, env, logFile, onLog } = options;
   const log: WriteStream = createWriteStream(logFile, { flags: 'a' });
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', `services/${name}/src/main.ts`], {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', '--import', exitWithParent, `services/${name}/src/main.ts`], {
     cwd: repoRoot,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    // stdin is the pipe whose end tells the service the stack is gone; nothing is written to it.
+    stdio: ['pipe', 'pipe', 'pipe'],
+    detached: true,
   });
+  const alive = () => child.exitCode === null && child.signalCode === null;
+  // Synchronous, as `exit` hooks must be: the whole group, in case the service started children.
+  const killOnExit = () => {
+    if (alive() && child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+  };
+  process.on('exit', killOnExit);
   let markReady: () => void = () => {};
   let failReady: (err: Error) => void = () => {};
   const ready = new Promise<void>((resolve, reject) => {
@@ -62,6 +83,7 @@ export function startServiceProcess(options: ServiceProcessOptions): ServiceProc
   });
   const exited = new Promise<number | string>((resolve) => {
     child.once('exit', (code, signal) => {
+      process.off('exit', killOnExit);
       failReady(new Error(`${name} exited (${signal ?? code}) before listening:\n${stderrTail.join('\n')}`));
       log.end();
       resolve(signal ?? code ?? 0);
@@ -73,7 +95,7 @@ export function startServiceProcess(options: ServiceProcessOptions): ServiceProc
     ready,
     exited,
     kill: (signal) => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      if (alive()) child.kill(signal);
     },
   };
 }

@@ -7,7 +7,7 @@ import { LOCAL, defaultDataDir } from './local-config.js';
 import { createOidcIssuer } from './oidc-issuer.js';
 import { freePort } from './free-port.js';
 import { PGLITE_POOL_MAX, startPgliteServer } from './postgres/index.js';
-import { startPubsubEmulator } from './pubsub-emulator/index.js';
+import { startPubsubEmulator, type SubscriptionStats } from './pubsub-emulator/index.js';
 import { startServiceProcess, type ServiceName, type ServiceProcess } from './service-process.js';
 import { createCounters, type Counters } from './counters.js';
 
@@ -27,7 +27,41 @@ export interface StackOptions {
   flushMaxRows?: number;
   /** Ack deadline of the push subscription: how long a push may wait for its flush. */
   ackDeadlineSeconds?: number;
+  /**
+   * Most pushes in flight at once (the emulator's `maxConcurrentPushes`, 1000 when absent). Set 80
+   * to model one Cloud Run writer instance at its default concurrency.
+   */
+  pushConcurrency?: number;
+  /** More writer environment (e.g. FLUSH_QUIET_MS), applied over the defaults above. */
+  writerEnv?: Record<string, string>;
   logLevel?: string;
+}
+
+export interface DrainOptions {
+  /** Give up after this long with whatever is still queued; 60 s when absent. */
+  timeoutMs?: number;
+  /** Called at least once a second with what the push subscription still holds. */
+  onProgress?: (queued: number) => void;
+  /** Aborting (a second Ctrl-C) ends the wait at once. */
+  signal?: AbortSignal;
+}
+
+export interface DrainResult {
+  outcome: 'drained' | 'timed out' | 'aborted';
+  /** Messages the push subscription still held when the wait ended (0 when drained). */
+  queued: number;
+  /** Of those, pushed to the writer and not yet acked: it flushes them when it stops. */
+  withWriter: number;
+  ms: number;
+}
+
+export interface StopSummary {
+  /**
+   * Messages still in Pub/Sub when the in-memory emulator stopped, and so gone: the push
+   * subscription's backlog plus what the dead-letter hold subscription kept.
+   */
+  lostMessages: number;
+  deadLettered: number;
 }
 
 export interface Stack {
@@ -41,8 +75,25 @@ export interface Stack {
   restart(name: ServiceName, env?: Record<string, string>): Promise<void>;
   /** One curation pass, authenticated the way Cloud Scheduler does it. */
   runCurator(): Promise<Record<string, unknown>>;
-  stop(): Promise<void>;
+  /** What the writer's push subscription holds: ready, delayed for a retry, pushed but not yet acked. */
+  backlog(): SubscriptionStats;
+  /**
+   * Stops ingest (it publishes what its client still batches, then exits) and waits, bounded, until
+   * the push subscription holds nothing: the writer acks a push only once its rows are in GCS, so
+   * an empty backlog means everything accepted is in the lake. Call `stop()` afterwards.
+   */
+  drain(options?: DrainOptions): Promise<DrainResult>;
+  /** Ingest, writer (it flushes what it holds), curator, then the emulators. Idempotent. */
+  stop(): Promise<StopSummary>;
 }
+
+const DEFAULT_DRAIN_TIMEOUT_MS = 60_000;
+const DRAIN_POLL_MS = 200;
+// How long a service may take to stop after SIGTERM before it is killed. More than Cloud Run's
+// 10 s: locally a writer flushing a full buffer shares two cores with everything else.
+const STOP_GRACE_MS = 30_000;
+
+const queuedOf = (stats: SubscriptionStats) => stats.ready + stats.delayed + stats.outstanding;
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const dataDir = options.dataDir ?? defaultDataDir;
@@ -54,8 +105,22 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
   try {
     const issuer = await createOidcIssuer();
-    const pubsubEmulator = await startPubsubEmulator({ port: await port('pubsub'), issuer });
-    cleanups.push(() => pubsubEmulator.stop());
+    const pubsubEmulator = await startPubsubEmulator({
+      port: await port('pubsub'),
+      issuer,
+      ...(options.pushConcurrency !== undefined && { maxConcurrentPushes: options.pushConcurrency }),
+    });
+    const subscriptionName = (id: string) => `projects/${LOCAL.projectId}/subscriptions/${id}`;
+    const emptyStats: SubscriptionStats = { ready: 0, delayed: 0, outstanding: 0 };
+    const backlog = () => pubsubEmulator.backlog(subscriptionName(LOCAL.pushSubscription)) ?? emptyStats;
+    const summary: StopSummary = { lostMessages: 0, deadLettered: 0 };
+    cleanups.push(async () => {
+      // The emulator is in memory: whatever it still holds now is gone once it stops.
+      const held = pubsubEmulator.backlog(subscriptionName(LOCAL.deadLetterSubscription)) ?? emptyStats;
+      summary.deadLettered = queuedOf(held);
+      summary.lostMessages = queuedOf(backlog()) + summary.deadLettered;
+      await pubsubEmulator.stop();
+    });
     const gcs = await startGcsEmulator({ root: join(dataDir, 'gcs'), port: await port('gcs') });
     cleanups.push(() => gcs.stop());
     let databaseUrl = options.databaseUrl;
@@ -99,6 +164,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         PUSH_SERVICE_ACCOUNT: LOCAL.pushServiceAccount,
         FLUSH_MAX_AGE_MS: String(options.flushMaxAgeMs ?? 5000),
         FLUSH_MAX_ROWS: String(options.flushMaxRows ?? 10_000),
+        ...options.writerEnv,
       },
       curator: {
         ...common,
@@ -122,14 +188,19 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       const proc = processes.get(name);
       if (!proc) return;
       proc.kill('SIGTERM');
-      await proc.exited;
+      const killer = setTimeout(() => proc.kill('SIGKILL'), STOP_GRACE_MS);
+      try {
+        await proc.exited;
+      } finally {
+        clearTimeout(killer);
+      }
     };
     // Stop order is the reverse of data flow: producers' front door first, then the writer so it
     // flushes and acks what it holds while Pub/Sub is still there to receive the acks.
     cleanups.push(() => stopService('curator'), () => stopService('writer'), () => stopService('ingest'));
     await Promise.all((['ingest', 'writer', 'curator'] as const).map(launch));
 
-    let stopping: Promise<void> | undefined;
+    let stopping: Promise<StopSummary> | undefined;
     return {
       urls,
       dataDir,
@@ -147,12 +218,47 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         if (!res.ok && res.status !== 409) throw new Error(`curator run failed: ${res.status} ${JSON.stringify(body)}`);
         return body;
       },
-      stop: () => (stopping ??= runCleanups(cleanups)),
+      backlog,
+      async drain({ timeoutMs = DEFAULT_DRAIN_TIMEOUT_MS, onProgress, signal } = {}) {
+        const started = Date.now();
+        const result = (outcome: DrainResult['outcome']): DrainResult => {
+          const stats = backlog();
+          return { outcome, queued: queuedOf(stats), withWriter: stats.outstanding, ms: Date.now() - started };
+        };
+        // Ingest first, and wait for it to exit: only then is everything it accepted in the topic.
+        await stopService('ingest');
+        let lastReport = 0;
+        for (;;) {
+          const queued = queuedOf(backlog());
+          if (queued === 0) return result('drained');
+          if (signal?.aborted) return result('aborted');
+          if (Date.now() - started >= timeoutMs) return result('timed out');
+          if (Date.now() - lastReport >= 500) {
+            lastReport = Date.now();
+            onProgress?.(queued);
+          }
+          await sleep(DRAIN_POLL_MS, signal);
+        }
+      },
+      stop: () => (stopping ??= runCleanups(cleanups).then(() => summary)),
     };
   } catch (err) {
     await runCleanups(cleanups);
     throw err;
   }
+}
+
+/** Resolves after `ms`, or as soon as `signal` aborts. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }
 
 async function runCleanups(cleanups: Array<() => Promise<void>>): Promise<void> {

@@ -1,10 +1,14 @@
 /**
  * `npm start`: the whole pipeline locally. Prints where everything listens and a curl to try,
- * shows live counters, runs the curator on a timer (as Cloud Scheduler would), and on Ctrl-C
- * stops everything with the writer flushed before the emulators go away.
+ * shows live counters, runs the curator on a timer (as Cloud Scheduler would), and on Ctrl-C or
+ * SIGTERM stops ingest, drains Pub/Sub into the lake (stack.drain), then stops the rest.
+ *
+ * Run it as `node --import tsx`, never through the `tsx` CLI: that launcher SIGKILLs its child
+ * when the child does not confirm a SIGINT within tens of milliseconds, and a drain takes seconds.
  */
-import { startStack } from './stack.js';
-import { LOCAL, lakeDir } from './local-config.js';
+import { resolve } from 'node:path';
+import { startStack, type DrainResult, type StopSummary } from './stack.js';
+import { LOCAL, defaultDataDir, lakeDir } from './local-config.js';
 
 const envInt = (name: string, fallback: number) => {
   const raw = process.env[name];
@@ -22,8 +26,13 @@ process.env.METADATA_SERVER_DETECTION ??= 'none';
 
 const curatorEveryMs = envInt('STRATA_CURATOR_INTERVAL_MS', 30_000);
 const flushMaxAgeMs = envInt('FLUSH_MAX_AGE_MS', 5_000);
+const drainTimeoutMs = envInt('STRATA_DRAIN_TIMEOUT_MS', 60_000);
+const pushConcurrency = envInt('STRATA_PUSH_CONCURRENCY', 0) || undefined;
+const dataDir = process.env.STRATA_DATA_DIR ? resolve(process.env.STRATA_DATA_DIR) : defaultDataDir;
 console.log('Starting Strata locally (emulators, PGlite, ingest, writer, curator)…');
 const stack = await startStack({
+  dataDir,
+  pushConcurrency,
   ports: {
     ingest: envInt('INGEST_PORT', 8081),
     writer: envInt('WRITER_PORT', 8082),
@@ -54,9 +63,11 @@ Send events:
 Query the lake (after the ${flushMaxAgeMs / 1000}s flush):
   npm run query -- "select event, count(*) from user_action group by event"
 
-Ctrl-C stops everything.
+Ctrl-C stops ingest, waits until everything accepted is in the lake, then stops the rest
+(Ctrl-C again stops at once, losing what Pub/Sub still holds).
 `);
 
+const tty = process.stdout.isTTY;
 const render = () => {
   const c = stack.counters.values();
   return `accepted ${c.accepted}  rejected ${c.rejected}  published ${c.published}  rows written ${c.rowsWritten}  files ${c.files}  quarantined ${c.quarantined}  curator runs ${c.curatorRuns}  rollup rows ${c.rollupRows}`;
@@ -64,7 +75,7 @@ const render = () => {
 let last = '';
 const ticker = setInterval(() => {
   const line = render();
-  if (process.stdout.isTTY) process.stdout.write(`\r\x1b[2K${line}`);
+  if (tty) process.stdout.write(`\r\x1b[2K${line}`);
   else if (line !== last) console.log(line);
   last = line;
 }, 1000);
@@ -73,21 +84,65 @@ const curatorTimer = setInterval(() => {
   stack.runCurator().catch((err: Error) => console.error(`\ncurator run failed: ${err.message}`));
 }, curatorEveryMs);
 
-let stopping = false;
-const shutdown = async () => {
-  if (stopping) return;
-  stopping = true;
+// Run from a terminal, one Ctrl-C arrives twice: npm forwards its own SIGINT to us on top of the
+// terminal's. A signal this soon after the first is that echo, not a second keypress.
+const ECHO_MS = 1000;
+let firstSignalAt: number | undefined;
+const hurry = new AbortController();
+const onSignal = () => {
+  if (firstSignalAt === undefined) {
+    firstSignalAt = Date.now();
+    void shutdown();
+  } else if (Date.now() - firstSignalAt > ECHO_MS && !hurry.signal.aborted) {
+    hurry.abort();
+  }
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
+let lastDrainLine = { queued: -1, at: 0 };
+const showDraining = (queued: number) => {
+  const line = `draining: ${queued} message${queued === 1 ? '' : 's'} still queued for the writer… (Ctrl-C again stops now and loses them)`;
+  if (tty) return void process.stdout.write(`\r\x1b[2K${line}`);
+  // Into a log file: a line when the count moves, or every 5 s while it does not.
+  if (queued !== lastDrainLine.queued || Date.now() - lastDrainLine.at >= 5000) {
+    console.log(line);
+    lastDrainLine = { queued, at: Date.now() };
+  }
+};
+
+async function shutdown(): Promise<void> {
   clearInterval(ticker);
   clearInterval(curatorTimer);
-  console.log('\nStopping (writer flushes first)…');
+  console.log(`\nStopping: ingest first, then waiting up to ${drainTimeoutMs / 1000}s until Pub/Sub has pushed everything it holds to the writer…`);
+  let drain: DrainResult;
+  let summary: StopSummary;
   try {
-    await stack.stop();
-    console.log(`Stopped. ${render()}`);
-    process.exit(0);
+    drain = await stack.drain({ timeoutMs: drainTimeoutMs, onProgress: showDraining, signal: hurry.signal });
+    if (tty) process.stdout.write('\r\x1b[2K');
+    if (drain.outcome === 'drained') console.log(`Drained in ${(drain.ms / 1000).toFixed(1)}s: everything accepted is in the lake.`);
+    else {
+      const why = drain.outcome === 'aborted' ? 'Stopping now (second Ctrl-C)' : `The drain timed out after ${(drain.ms / 1000).toFixed(1)}s`;
+      console.log(
+        `${why} with ${drain.queued} message(s) still queued: the writer flushes the ${drain.withWriter} it holds, ` +
+          'the rest will be lost (the Pub/Sub emulator keeps them in memory only).',
+      );
+    }
+    console.log('Stopping the writer (it flushes what it holds), the curator, then the emulators…');
+    summary = await stack.stop();
   } catch (err) {
     console.error('Stopping failed:', err);
     process.exit(1);
   }
-};
-process.on('SIGINT', () => void shutdown());
-process.on('SIGTERM', () => void shutdown());
+  console.log(`Stopped. ${render()}`);
+  const c = stack.counters.values();
+  console.log(`Kept: ${c.rowsWritten} rows in ${c.files} Parquet files and ${c.quarantined} quarantined events under ${lakeDir(stack.dataDir)}.`);
+  if (summary.lostMessages === 0) {
+    console.log('Lost: nothing; Pub/Sub held no messages when it stopped.');
+    process.exit(0);
+  }
+  const deadLettered = summary.deadLettered > 0 ? ` (${summary.deadLettered} of them dead-lettered after 10 failed deliveries)` : '';
+  console.log(`Lost: ${summary.lostMessages} message(s) still in the in-memory Pub/Sub emulator${deadLettered}.`);
+  // 130 is the shell's code for "stopped by Ctrl-C"; 1 says the drain ran out of time.
+  process.exit(drain.outcome === 'aborted' ? 130 : 1);
+}

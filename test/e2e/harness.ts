@@ -55,6 +55,14 @@ export async function publishDirect(stack: Stack, events: Record<string, unknown
   }
 }
 
+/** What the writer holds right now, as its /healthz reports it. */
+export async function writerBuffered(stack: Stack): Promise<{ items: number; bytes: number; openBatches: number; flushing: number }> {
+  const res = await fetch(`${stack.urls.writer}/healthz`);
+  const body = (await res.json()) as { buffered?: { items: number; bytes: number; openBatches: number; flushing: number } };
+  if (!body.buffered) throw new Error(`writer /healthz answered ${res.status} without buffer stats: ${JSON.stringify(body)}`);
+  return body.buffered;
+}
+
 export async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<number> {
   const started = Date.now();
   while (!(await condition())) {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryLake } from '@strata/dev/query';
 import type { Stack } from '@strata/dev/stack';
-import { eventsOverHours, postEvents, startTestStack, waitFor } from './harness.js';
+import { eventsOverHours, postEvents, startTestStack, waitFor, writerBuffered } from './harness.js';
 
 /**
  * The writer acks a push only once its rows are in GCS. Kill it (SIGKILL: no shutdown hook, no
@@ -11,23 +11,23 @@ describe('writer killed with rows buffered', () => {
   let stack: Stack;
   let stop: () => Promise<void>;
 
-  // A flush age far longer than the test, so nothing can be flushed before the kill.
+  // The longest flush age the writer takes and no quiet flush, so nothing is written before the kill.
   beforeAll(async () => {
-    ({ stack, stop } = await startTestStack({ flushMaxAgeMs: 600_000, ackDeadlineSeconds: 20 }));
+    ({ stack, stop } = await startTestStack({ flushMaxAgeMs: 60_000, writerEnv: { FLUSH_QUIET_MS: '0' } }));
   });
   afterAll(async () => stop?.());
 
   it('loses no event: unacknowledged pushes are redelivered and land', async () => {
     const ids = await postEvents(stack, eventsOverHours(150));
-    // Pushes are in flight to the writer, buffered and unanswered; give delivery a moment.
-    await new Promise((resolve) => setTimeout(resolve, 2000));
+    // Kill only once the writer says it holds every row, so this test cannot pass without hitting buffered rows.
+    await waitFor('every row buffered in the writer', async () => (await writerBuffered(stack)).items === ids.length, 30_000);
     expect(stack.counters.values().rowsWritten).toBe(0);
 
     const writer = stack.service('writer');
     writer.kill('SIGKILL');
     expect(await writer.exited).toBe('SIGKILL');
 
-    await stack.restart('writer', { FLUSH_MAX_AGE_MS: '500' });
+    await stack.restart('writer', { FLUSH_MAX_AGE_MS: '500', FLUSH_QUIET_MS: '250' });
     await waitFor('redelivered rows written', () => stack.counters.values().rowsWritten >= ids.length, 90_000);
 
     const { rows } = await queryLake('select event_id, count(*) from user_action group by event_id', stack.dataDir);

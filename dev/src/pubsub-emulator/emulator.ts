@@ -3,6 +3,7 @@ import { createOidcIssuer, serveCerts, type OidcIssuer, type ServedCerts } from 
 import { createBroker } from './broker.js';
 import { loadPubsubServices } from './proto.js';
 import { publisherService, subscriberService } from './service.js';
+import type { SubscriptionStats } from './subscription.js';
 
 /**
  * An in-memory Pub/Sub for local runs and tests, spoken to by the real @google-cloud/pubsub client
@@ -34,6 +35,12 @@ export interface PubsubEmulator {
   /** http URL of the issuer's PEM certs (Google's /oauth2/v1/certs shape), for createOidcVerifier. */
   certsUrl: string;
   issuer: OidcIssuer;
+  /**
+   * What one subscription (full name, `projects/p/subscriptions/s`) still holds: ready, delayed for
+   * a retry, and leased to a consumer but not yet acked. For the process hosting the emulator (the
+   * local stack drains on it before stopping); undefined when there is no such subscription.
+   */
+  backlog(subscription: string): SubscriptionStats | undefined;
   stop(): Promise<void>;
 }
 
@@ -76,6 +83,10 @@ export async function startPubsubEmulator(options: PubsubEmulatorOptions = {}): 
     address: `${host}:${port}`,
     certsUrl: certs.certsUrl,
     issuer,
+    backlog(subscription) {
+      const state = broker.subscriptions.state(subscription);
+      return state.ok ? state.value.stats() : undefined;
+    },
     stop() {
       stopped ??= (async () => {
         // Open StreamingPull calls would hold a graceful shutdown forever. Cancelling them first makes

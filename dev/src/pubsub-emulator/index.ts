@@ -2,3 +2,4 @@ export { startPubsubEmulator, type PubsubEmulator, type PubsubEmulatorOptions } 
 export { OFFICIAL_EMULATOR_BIN, officialEmulatorInstalled, startOfficialEmulator, type OfficialEmulator } from './official-emulator.js';
 export { wrappedPushBody, type WrappedPushBody } from './push-body.js';
 export { PUSH_ACK_STATUSES } from './push.js';
+export type { SubscriptionStats } from './subscription.js';

@@ -1,0 +1,206 @@
+/**
+ * `npm run bench` (dev): the whole local pipeline under load. For each push concurrency (the
+ * emulator's default 1000, and 80 = one Cloud Run writer instance at its default concurrency) it
+ * starts the local stack in a temp folder, has a producer process POST 100-event batches to ingest
+ * over 16 loopback connections for BENCH_SECONDS, waits (at most BENCH_DRAIN_TIMEOUT_MS) until the
+ * push subscription is empty, and reconciles the lake against every accepted event_id with DuckDB.
+ *
+ * The figure that matters is drain/accept: how fast the lake grows against how fast ingest says
+ * yes. Below 1 the backlog in Pub/Sub grows for as long as producers keep up their rate; both are
+ * measured in the same run, on the same machine, so the ratio survives a noisy shared box.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LOCAL, repoRoot } from '../src/local-config.js';
+import { queryLake } from '../src/query.js';
+import { startStack, type Stack } from '../src/stack.js';
+import type { ProducerResult } from './producer.js';
+
+// This process talks to the emulators too; stop the auth library probing for a GCE metadata server.
+process.env.METADATA_SERVER_DETECTION ??= 'none';
+
+const envNumber = (name: string, fallback: number) => {
+  const raw = process.env[name];
+  const value = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
+  return value;
+};
+
+const SECONDS = envNumber('BENCH_SECONDS', 20);
+const DRAIN_TIMEOUT_MS = envNumber('BENCH_DRAIN_TIMEOUT_MS', 600_000);
+const CONNECTIONS = 16;
+const EVENTS_PER_REQUEST = 100;
+const CONCURRENCIES = (process.env.BENCH_PUSH_CONCURRENCIES ?? '1000,80').split(',').map(Number);
+const PROGRESS_EVERY_MS = 15_000;
+// 16 × 2 × 5 = 160 one-event messages: two flush cycles even at push concurrency 80.
+const WARM_UP_ROUNDS = 2;
+const WARM_UP_EVENTS = 5;
+
+interface RunResult {
+  pushConcurrency: number;
+  producer: ProducerResult;
+  /** Distinct accepted events found in the lake. */
+  landed: number;
+  /** When the last of them landed (the last file flushed), epoch ms; `now` if the wait gave up. */
+  lastLandedAt: number;
+  drained: boolean;
+  files: number;
+  missing: number;
+  duplicates: number;
+  writerPeakRssMiB: number | undefined;
+  flushMaxAgeMs: number;
+}
+
+/** Resolves once the push subscription holds nothing; throws after `ms`. */
+async function waitForEmptyBacklog(stack: Stack, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const b = stack.backlog();
+    if (b.ready + b.delayed + b.outstanding === 0) return;
+    if (Date.now() > until) throw new Error(`the warm-up's events did not land within ${ms / 1000}s`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * A freshly started service spends its first seconds compiling (tsx, the JIT, the validators) and
+ * opening its Pub/Sub channel; timed from the first request, that cold start would count against
+ * a 20 s run. A few small requests on every connection first, waited for until they land, so the
+ * timed run starts warm and with nothing queued. Their events are not counted.
+ */
+async function warmUp(stack: Stack): Promise<void> {
+  const post = () =>
+    fetch(`${stack.urls.ingest}/v1/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': LOCAL.apiKey },
+      body: JSON.stringify(Array.from({ length: WARM_UP_EVENTS }, (_, i) => ({ log_type: 'user_action', event: 'page_view', ts: new Date().toISOString(), user_id: `warm-${i}` }))),
+    }).then((res) => res.text());
+  for (let round = 0; round < WARM_UP_ROUNDS; round++) await Promise.all(Array.from({ length: CONNECTIONS }, post));
+  await waitForEmptyBacklog(stack, 120_000);
+}
+
+function runProducer(stack: Stack, idsFile: string): Promise<ProducerResult> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'dev/bench/producer.ts')], {
+    cwd: repoRoot,
+    env: {
+      ...process.env,
+      BENCH_PRODUCER_INGEST_URL: stack.urls.ingest,
+      BENCH_PRODUCER_API_KEY: LOCAL.apiKey,
+      BENCH_PRODUCER_SECONDS: String(SECONDS),
+      BENCH_PRODUCER_CONNECTIONS: String(CONNECTIONS),
+      BENCH_PRODUCER_EVENTS_PER_REQUEST: String(EVENTS_PER_REQUEST),
+      BENCH_PRODUCER_IDS_FILE: idsFile,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`producer exited ${code}`));
+      resolve(JSON.parse(out.trim().split('\n').pop()!) as ProducerResult);
+    });
+  });
+}
+
+/** Peak resident set of a process (VmHWM), in MiB; undefined off Linux or once it is gone. */
+function peakRssMiB(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function run(pushConcurrency: number): Promise<RunResult> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'strata-bench-'));
+  const flushMaxAgeMs = 5000;
+  // PGlite, in this process: the curator never runs during the benchmark, so the database only
+  // costs its start-up, and needs neither the PostgreSQL binaries nor a second cluster process.
+  const stack = await startStack({ dataDir, pushConcurrency, flushMaxAgeMs, logLevel: 'info' });
+  try {
+    console.log(`\npush concurrency ${pushConcurrency}: warming up, then loading ingest for ${SECONDS}s (${CONNECTIONS} connections × ${EVENTS_PER_REQUEST} events)…`);
+    await warmUp(stack);
+    const filesBefore = stack.counters.values().files;
+    const idsFile = join(dataDir, 'accepted-ids.txt');
+    const producer = await runProducer(stack, idsFile);
+    console.log(`  accepted ${producer.accepted} events (${producer.refused} of ${producer.requests} requests refused); waiting for the lake…`);
+
+    // The writer acks a push only once its rows are in GCS, so an empty subscription after the
+    // last 202 means every accepted event has landed (or, past the timeout, has not yet).
+    const waitStarted = Date.now();
+    let lastProgress = waitStarted;
+    let drained = false;
+    for (;;) {
+      const b = stack.backlog();
+      if (b.ready + b.delayed + b.outstanding === 0) {
+        drained = true;
+        break;
+      }
+      if (Date.now() - waitStarted > DRAIN_TIMEOUT_MS) break;
+      if (Date.now() - lastProgress >= PROGRESS_EVERY_MS) {
+        lastProgress = Date.now();
+        const c = stack.counters.values();
+        console.log(`  ${((Date.now() - waitStarted) / 1000).toFixed(0)}s: ${c.rowsWritten} rows in ${c.files} files; ${b.ready + b.delayed + b.outstanding} messages queued (${b.outstanding} pushed, awaiting ack)`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const flushes = stack.counters.flushes();
+    const lastLandedAt = drained && flushes.length > 0 ? flushes[flushes.length - 1]!.at : Date.now();
+    const writerPeakRssMiB = peakRssMiB(stack.service('writer').pid);
+
+    const accepted = readFileSync(idsFile, 'utf8').split('\n').filter(Boolean);
+    const { rows } = await queryLake('select event_id from user_action', dataDir);
+    const inLake = new Set(rows.map(([id]) => String(id)));
+    const missing = accepted.filter((id) => !inLake.has(id)).length;
+    return {
+      pushConcurrency,
+      producer,
+      landed: accepted.length - missing,
+      lastLandedAt,
+      drained,
+      files: stack.counters.values().files - filesBefore,
+      missing,
+      duplicates: rows.length - inLake.size,
+      writerPeakRssMiB,
+      flushMaxAgeMs,
+    };
+  } finally {
+    await stack.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+function row(r: RunResult): string {
+  const { firstRequestAt, lastAcceptAt, accepted } = r.producer;
+  const acceptRate = accepted / ((lastAcceptAt - firstRequestAt) / 1000);
+  const drainRate = r.landed / ((r.lastLandedAt - firstRequestAt) / 1000);
+  const after = (r.lastLandedAt - lastAcceptAt) / 1000;
+  const queryable = r.drained ? fmt(after, 1) : `> ${fmt(after, 0)} (gave up)`;
+  const rss = r.writerPeakRssMiB === undefined ? 'n/a' : fmt(r.writerPeakRssMiB, 0);
+  return `| ${r.pushConcurrency} | ${fmt(accepted)} | ${fmt(acceptRate)} | ${fmt(drainRate)} | ${fmt(drainRate / acceptRate, 3)} | ${queryable} | ${fmt(r.files)} | ${fmt(r.missing)} | ${fmt(r.duplicates)} | ${rss} |`;
+}
+
+const results: RunResult[] = [];
+for (const concurrency of CONCURRENCIES) results.push(await run(concurrency));
+
+console.log(`
+Whole pipeline, local stack (${SECONDS}s of load, ${CONNECTIONS} connections × ${EVENTS_PER_REQUEST} events, writer FLUSH_MAX_AGE_MS ${results[0]?.flushMaxAgeMs}, drain wait ≤ ${DRAIN_TIMEOUT_MS / 1000}s)
+
+| push concurrency | accepted | accept ev/s | drain ev/s | drain/accept | all queryable after last accept (s) | files | missing | duplicates | writer peak RSS (MiB) |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+${results.map(row).join('\n')}
+
+accept ev/s  = accepted events / (last 202 − first request)
+drain ev/s   = accepted events found in the lake / (last file flushed − first request): the rate the lake
+               grew over the whole run, measured from the same start as the accept rate. When the wait gave
+               up, the events landed so far over the time until it gave up.
+all queryable after last accept = last file flushed − last 202 (a file is queryable once written).
+missing      = accepted event_ids not in the lake; duplicates = rows − distinct event_ids in the lake.
+writer peak RSS = VmHWM of the writer process.`);
