@@ -9,6 +9,8 @@ import { createWriteStream } from 'node:fs';
 
 export interface ProducerResult {
   firstRequestAt: number;
+  /** The first 202, epoch ms (0 when none). */
+  firstAcceptAt: number;
   lastAcceptAt: number;
   accepted: number;
   requests: number;
@@ -61,7 +63,7 @@ async function main(): Promise<void> {
   const eventsPerRequest = Number(required('BENCH_PRODUCER_EVENTS_PER_REQUEST'));
   const ids = createWriteStream(required('BENCH_PRODUCER_IDS_FILE'));
 
-  const result: ProducerResult = { firstRequestAt: Date.now(), lastAcceptAt: 0, accepted: 0, requests: 0, refused: 0 };
+  const result: ProducerResult = { firstRequestAt: Date.now(), firstAcceptAt: 0, lastAcceptAt: 0, accepted: 0, requests: 0, refused: 0 };
   const until = result.firstRequestAt + seconds * 1000;
   const connection = async () => {
     while (Date.now() < until) {
@@ -76,6 +78,7 @@ async function main(): Promise<void> {
         const answer = (await res.json()) as { event_ids?: string[] };
         if (res.status === 202 && answer.event_ids) {
           result.lastAcceptAt = Date.now();
+          result.firstAcceptAt ||= result.lastAcceptAt;
           result.accepted += answer.event_ids.length;
           ids.write(`${answer.event_ids.join('\n')}\n`);
         } else {

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PubSub } from '@google-cloud/pubsub';
 import { Storage } from '@google-cloud/storage';
+import { ackDeadlineSecondsFor, PUSH_DELIVERY } from '@strata/schemas';
 import { startGcsEmulator } from './gcs-emulator/index.js';
 import { LOCAL, defaultDataDir } from './local-config.js';
 import { createOidcIssuer } from './oidc-issuer.js';
@@ -150,7 +151,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       METADATA_SERVER_DETECTION: 'none',
     };
 
-    await createCloudResources(clientEnv, urls.writer, options.ackDeadlineSeconds ?? 60);
+    // The subscription and the writer take their delivery settings from one declaration, as infra does.
+    const flushMaxAgeMs = options.flushMaxAgeMs ?? PUSH_DELIVERY.flushMaxAgeMs;
+    const ackDeadlineSeconds = options.ackDeadlineSeconds ?? ackDeadlineSecondsFor(flushMaxAgeMs);
+    await createCloudResources(clientEnv, urls.writer, ackDeadlineSeconds);
 
     // A fixed local secret: hashes stay stable across restarts of the local stack (never used in the cloud).
     const common = { ...clientEnv, LOG_LEVEL: options.logLevel ?? 'info', OIDC_CERTS_URL: pubsubEmulator.certsUrl, PII_HASH_SECRET: LOCAL.piiHashSecret };
@@ -162,8 +166,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         LAKE_BUCKET: LOCAL.bucket,
         PUSH_AUDIENCE: `${urls.writer}/push`,
         PUSH_SERVICE_ACCOUNT: LOCAL.pushServiceAccount,
-        FLUSH_MAX_AGE_MS: String(options.flushMaxAgeMs ?? 5000),
-        FLUSH_MAX_ROWS: String(options.flushMaxRows ?? 10_000),
+        FLUSH_MAX_AGE_MS: String(flushMaxAgeMs),
+        PUSH_ACK_DEADLINE_SECONDS: String(ackDeadlineSeconds),
+        ...(options.flushMaxRows !== undefined && { FLUSH_MAX_ROWS: String(options.flushMaxRows) }),
         ...options.writerEnv,
       },
       curator: {
@@ -290,8 +295,8 @@ async function createCloudResources(env: Record<string, string>, writerUrl: stri
         pushEndpoint: `${writerUrl}/push`,
         oidcToken: { serviceAccountEmail: LOCAL.pushServiceAccount, audience: `${writerUrl}/push` },
       },
-      deadLetterPolicy: { deadLetterTopic: deadLetter.name, maxDeliveryAttempts: 10 },
-      retryPolicy: { minimumBackoff: { seconds: 1 }, maximumBackoff: { seconds: 30 } },
+      deadLetterPolicy: { deadLetterTopic: deadLetter.name, maxDeliveryAttempts: PUSH_DELIVERY.maxDeliveryAttempts },
+      retryPolicy: { minimumBackoff: { seconds: PUSH_DELIVERY.minimumBackoffSeconds }, maximumBackoff: { seconds: PUSH_DELIVERY.maximumBackoffSeconds } },
     });
   } finally {
     await pubsub.close();
