@@ -1,5 +1,6 @@
 import { OAuth2Client } from 'google-auth-library';
 import type { RequestHandler } from 'express';
+import { sendError } from './http-errors.js';
 
 /**
  * Verifies the Google-signed OIDC tokens that Pub/Sub push and Cloud Scheduler attach as
@@ -53,7 +54,7 @@ export function requireOidc(verifier: OidcVerifier): RequestHandler {
     verifier.verify(req.get('authorization')).then(
       (result) => {
         if (result.ok) return next();
-        res.status(401).json({ error: 'unauthenticated', reason: result.reason });
+        sendError(res, 401, 'unauthenticated', result.reason);
       },
       next,
     );

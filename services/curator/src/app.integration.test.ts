@@ -82,7 +82,7 @@ describe('POST /run', () => {
       await other.query('select pg_advisory_lock($1)', [CURATOR_LOCK_KEY]);
       const res = await request(app).post('/run').set('authorization', `Bearer ${token}`);
       expect(res.status).toBe(409);
-      expect(res.body).toEqual({ skipped: 'another run holds the lock' });
+      expect(res.body).toEqual({ error: 'run_in_progress', reason: 'another run holds the lock' });
     } finally {
       await other.end(); // dropping the session releases its lock
     }

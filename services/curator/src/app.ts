@@ -1,5 +1,5 @@
-import express, { type ErrorRequestHandler, type Express } from 'express';
-import { requireOidc, traceFields, type Logger, type OidcVerifier } from '@strata/runtime';
+import express, { type Express } from 'express';
+import { healthz, jsonErrors, notFound, requireOidc, sendError, traceFields, type Logger, type OidcVerifier } from '@strata/runtime';
 import type { CuratorConfig } from './config.js';
 import type { Curator } from './curate.js';
 
@@ -27,25 +27,15 @@ export function createApp(deps: CuratorAppDeps): Express {
     if (!outcome.ran) {
       log.info({ reason: outcome.reason }, 'curation run skipped');
       // 409, not 5xx: the scheduler should not retry, the run in progress covers this one.
-      res.status(409).json({ skipped: outcome.reason });
+      sendError(res, 409, 'run_in_progress', outcome.reason);
       return;
     }
     res.json(outcome.summary);
   });
 
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-
-  app.use((_req, res) => {
-    res.status(404).json({ error: 'not_found', reason: 'POST /run is the only endpoint' });
-  });
-
+  app.get('/healthz', healthz());
+  app.use(notFound('POST /run is the only endpoint'));
   // Express 5 forwards rejected handlers here: a failed run answers 500 so the scheduler retries it.
-  const errors: ErrorRequestHandler = (err, _req, res, _next) => {
-    logger.error({ err }, 'curation run failed');
-    res.status(500).json({ error: 'internal', reason: 'curation run failed' });
-  };
-  app.use(errors);
+  app.use(jsonErrors(logger, 'curation run'));
   return app;
 }
