@@ -13,6 +13,7 @@ import { startPubsubEmulator, type PubsubEmulator } from '@strata/dev/pubsub-emu
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp } from './app.js';
 import { createGcsLakeStore, type LakeStore } from './lake-store.js';
+import type { FlushLimits } from './flush-policy.js';
 import { createLakeWriter } from './lake-writer.js';
 import { userAction } from './push-fixtures.js';
 
@@ -22,66 +23,74 @@ import { userAction } from './push-fixtures.js';
  * first delivery; the message must come back and every event land, exactly once after dedup.
  */
 const PROJECT = 'strata-it';
-const BUCKET = 'lake-it';
 const PUSH_SA = 'push@strata-it.iam.gserviceaccount.com';
+const MiB = 1024 * 1024;
 
 let pubsubEmulator: PubsubEmulator;
 let gcs: GcsEmulator;
 let root: string;
-let server: Server;
 let pubsub: PubSub;
-const pushes: number[] = [];
-let failHour: string | undefined = '/hr=08/';
+const servers: Server[] = [];
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'writer-it-'));
   pubsubEmulator = await startPubsubEmulator();
   gcs = await startGcsEmulator({ root });
-  const storage = new Storage({ projectId: PROJECT, apiEndpoint: gcs.url });
-  await storage.createBucket(BUCKET);
-  const gcsStore = createGcsLakeStore(storage.bucket(BUCKET));
-  // The GCS emulator has no fault switch yet: fail one partition's upload here, once.
-  const store: LakeStore = {
-    put: (name, bytes, contentType) => (failHour && name.includes(failHour) ? Promise.reject(new Error(`injected failure for ${name}`)) : gcsStore.put(name, bytes, contentType)),
-  };
-  const logger = createLogger({ service: 'writer', level: 'silent' });
-  const source = createRegistrySource({ bundled: loadBundledSchemas(), envelope: loadEnvelope(), ttlMs: 30_000, logger });
-  const registry = await source.current();
-  const writer = createLakeWriter({
-    store,
-    registry,
-    logger,
-    limits: { maxRows: 50_000, maxBytes: 32 << 20, maxAgeMs: 5_000, quietMs: 100, maxBufferedBytes: 64 << 20, maxOpenBatches: 64 },
-  });
-  const app = createApp({ verifier: createOidcVerifier({ audience: 'writer-it', serviceAccountEmail: PUSH_SA, certsUrl: pubsubEmulator.certsUrl }), registry: source, writer, hash: createPiiHasher('test-secret-0123456789'), logger });
-  server = createServer((req, res) => {
-    res.on('finish', () => pushes.push(res.statusCode));
-    app(req, res);
-  });
-  const port = await listen(server, 0, '127.0.0.1');
-
   pubsub = new PubSub({ projectId: PROJECT, apiEndpoint: pubsubEmulator.address });
-  const [topic] = await pubsub.createTopic('events');
-  await topic.createSubscription('writer', {
-    ackDeadlineSeconds: 30,
-    pushConfig: { pushEndpoint: `http://127.0.0.1:${port}/push`, oidcToken: { serviceAccountEmail: PUSH_SA, audience: 'writer-it' } },
-    retryPolicy: { minimumBackoff: { seconds: 1 }, maximumBackoff: { seconds: 2 } },
-  });
 });
 
 afterAll(async () => {
   await pubsub?.close();
   await pubsubEmulator?.stop();
-  if (server) await closeServer(server)();
+  for (const server of servers) await closeServer(server)();
   await gcs?.stop();
   if (root) await rm(root, { recursive: true, force: true });
 });
 
-async function lake(sql: string): Promise<Record<string, unknown>[]> {
+/**
+ * A writer app on a loopback port over its own bucket in the GCS emulator, a topic, and a push
+ * subscription to it. `wrap` may put a fault in front of the real GCS store.
+ */
+async function writerUnderPush(name: string, limits: Partial<FlushLimits>, wrap: (store: LakeStore) => LakeStore = (s) => s) {
+  const storage = new Storage({ projectId: PROJECT, apiEndpoint: gcs.url });
+  await storage.createBucket(name);
+  const logger = createLogger({ service: 'writer', level: 'silent' });
+  const source = createRegistrySource({ bundled: loadBundledSchemas(), envelope: loadEnvelope(), ttlMs: 30_000, logger });
+  const writer = createLakeWriter({
+    store: wrap(createGcsLakeStore(storage.bucket(name))),
+    registry: await source.current(),
+    logger,
+    limits: { maxRows: 50_000, maxBytes: 32 * MiB, maxAgeMs: 5_000, quietMs: 100, maxBufferedBytes: 64 * MiB, maxOpenBatches: 64, ...limits },
+  });
+  const verifier = createOidcVerifier({ audience: name, serviceAccountEmail: PUSH_SA, certsUrl: pubsubEmulator.certsUrl });
+  const app = createApp({ verifier, registry: source, writer, hash: createPiiHasher('test-secret-0123456789'), logger });
+  const pushes: number[] = [];
+  const server = createServer((req, res) => {
+    res.on('finish', () => pushes.push(res.statusCode));
+    app(req, res);
+  });
+  servers.push(server);
+  const port = await listen(server, 0, '127.0.0.1');
+  const [topic] = await pubsub.createTopic(name);
+  await topic.createSubscription(name, {
+    ackDeadlineSeconds: 30,
+    pushConfig: { pushEndpoint: `http://127.0.0.1:${port}/push`, oidcToken: { serviceAccountEmail: PUSH_SA, audience: name } },
+    retryPolicy: { minimumBackoff: { seconds: 1 }, maximumBackoff: { seconds: 2 } },
+  });
+  const publish = async (events: Record<string, unknown>[]) => {
+    for (const message of await encodeBatches('user_action', events, { source: 'writer-it' })) {
+      await topic.publishMessage({ data: message.data, attributes: message.attributes });
+    }
+  };
+  const backlog = () => pubsubEmulator.backlog(`projects/${PROJECT}/subscriptions/${name}`);
+  return { pushes, publish, backlog, bucketDir: join(root, name), writer };
+}
+
+async function lake(bucketDir: string, sql: string): Promise<Record<string, unknown>[]> {
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
   try {
-    const glob = join(root, BUCKET, 'events', '**', '*.parquet');
+    const glob = join(bucketDir, 'events', '**', '*.parquet');
     await connection.run(`create view user_action as select * from read_parquet('${glob}', hive_partitioning = true)`);
     return (await connection.runAndReadAll(sql)).getRowObjectsJS();
   } finally {
@@ -90,14 +99,18 @@ async function lake(sql: string): Promise<Record<string, unknown>[]> {
   }
 }
 
-describe('writer under Pub/Sub push with a failing partition', () => {
-  it('answers 503, gets the message again, and the lake holds each valid event exactly once after dedup', async () => {
+describe('writer under Pub/Sub push', () => {
+  it('answers 503 when a partition fails, gets the message again, and the lake holds each valid event exactly once after dedup', async () => {
+    let failHour: string | undefined = '/hr=08/';
+    // The GCS emulator has no fault switch yet: fail one partition's uploads here until told to stop.
+    const { pushes, publish, backlog, bucketDir } = await writerUnderPush('faulty', {}, (store) => ({
+      put: (name, bytes, contentType) => (failHour && name.includes(failHour) ? Promise.reject(new Error(`injected failure for ${name}`)) : store.put(name, bytes, contentType)),
+    }));
     const hours = ['2026-11-21T07', '2026-11-21T08', '2026-11-22T00'];
     const events = Array.from({ length: 500 }, (_, i) =>
       userAction({ event_id: `e-${i}`, ts: `${hours[i % 3]}:${String(i % 60).padStart(2, '0')}:00Z`, ...(i === 7 || i === 250 ? { quantity: 'x' } : {}) }),
     );
-    const [message] = await encodeBatches('user_action', events, { source: 'writer-it' });
-    await pubsub.topic('events').publishMessage({ data: message!.data, attributes: message!.attributes });
+    await publish(events);
 
     await vi.waitFor(() => expect(pushes).toContain(503), { timeout: 20_000, interval: 100 });
     failHour = undefined;
@@ -105,21 +118,41 @@ describe('writer under Pub/Sub push with a failing partition', () => {
     // Acked once: after the 204 Pub/Sub delivers it no more.
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(pushes.filter((s) => s === 204)).toHaveLength(1);
-    expect(pubsubEmulator.backlog(`projects/${PROJECT}/subscriptions/writer`)).toEqual({ ready: 0, delayed: 0, outstanding: 0 });
+    expect(backlog()).toEqual({ ready: 0, delayed: 0, outstanding: 0 });
 
-    const [counts] = await lake('select count(*) as rows, count(distinct event_id) as events from user_action');
+    const [counts] = await lake(bucketDir, 'select count(*) as rows, count(distinct event_id) as events from user_action');
     // Two partitions were written on both deliveries: their rows are there twice, under the same ids.
     expect(Number(counts!.rows)).toBeGreaterThan(498);
     expect(Number(counts!.events)).toBe(498);
-    const perHour = await lake('select hr, count(distinct event_id) as n from user_action group by hr order by hr');
+    const perHour = await lake(bucketDir, 'select hr, count(distinct event_id) as n from user_action group by hr order by hr');
     // Events 7 and 250 (both in hour 08) are invalid.
     expect(perHour.map((r) => [Number(r.hr), Number(r.n)])).toEqual([[0, 166], [7, 167], [8, 165]]);
-    const missing = await lake(`select count(*) as n from user_action where event_id in ('e-7', 'e-250')`);
+    const missing = await lake(bucketDir, `select count(*) as n from user_action where event_id in ('e-7', 'e-250')`);
     expect(Number(missing[0]!.n)).toBe(0);
     // …and kept in quarantine with their reasons (written on both deliveries, like the rows).
     const quarantined = await lake(
-      `select distinct "index", data.event_id as id, reasons[1].path as path from read_json('${join(root, BUCKET, 'quarantine', '**', '*.jsonl')}') order by "index"`,
+      bucketDir,
+      `select distinct "index", data.event_id as id, reasons[1].path as path from read_json('${join(bucketDir, 'quarantine', '**', '*.jsonl')}') order by "index"`,
     );
     expect(quarantined).toEqual([{ index: 7n, id: 'e-7', path: '/quantity' }, { index: 250n, id: 'e-250', path: '/quantity' }]);
+  });
+
+  it('answers 429 when its byte budget is held by slow uploads, and every event still lands once the store keeps up', async () => {
+    // Uploads take 400 ms and the budget holds about three messages: the push burst must meet 429s.
+    const { pushes, publish, backlog, bucketDir } = await writerUnderPush('slow', { maxBufferedBytes: 200_000, quietMs: 50 }, (store) => ({
+      put: async (name, bytes, contentType) => {
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        await store.put(name, bytes, contentType);
+      },
+    }));
+    const events = Array.from({ length: 3000 }, (_, i) => userAction({ event_id: `s-${i}`, ts: `2026-11-21T10:${String(i % 60).padStart(2, '0')}:00Z` }));
+    for (let i = 0; i < events.length; i += 100) await publish(events.slice(i, i + 100));
+
+    await vi.waitFor(() => expect(backlog()).toEqual({ ready: 0, delayed: 0, outstanding: 0 }), { timeout: 60_000, interval: 200 });
+    expect(pushes.filter((s) => s === 429).length).toBeGreaterThan(0);
+    expect(pushes.filter((s) => s === 204)).toHaveLength(30);
+    const [counts] = await lake(bucketDir, 'select count(*) as rows, count(distinct event_id) as events from user_action');
+    // A refused message was never buffered, so nothing was written twice.
+    expect([Number(counts!.rows), Number(counts!.events)]).toEqual([3000, 3000]);
   });
 });
