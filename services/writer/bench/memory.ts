@@ -6,7 +6,8 @@
  * Parquet bytes while a file uploads). Each level runs in a fresh process so peaks do not mix: it
  * builds the real lake writer over a store whose uploads never finish, admits realistic batch
  * messages until the buffer refuses (429), and reads the peak RSS (VmHWM) against the same
- * process's RSS before the first event, the baseline measured in the same run.
+ * process's RSS before the first event, the baseline measured in the same run. The process runs with
+ * the young-heap size the writer runs with (WRITER_NODE_OPTIONS, src/node-options.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { createLogger } from '@strata/runtime';
 import { createPiiHasher, createRegistry, encodeBatches, loadBundledSchemas } from '@strata/schemas';
 import { admitMessage } from '../src/admit.js';
 import { createLakeWriter } from '../src/lake-writer.js';
+import { WRITER_NODE_OPTIONS } from '../src/node-options.js';
 import type { PushMessage } from '../src/push-message.js';
 
 const MiB = 1024 * 1024;
@@ -74,12 +76,14 @@ async function child(targetMb: number): Promise<void> {
   process.exit(0);
 }
 
+// A bench is its own entry point; its one knob is read here.
+// eslint-disable-next-line no-restricted-properties
 const levels = (process.env.BENCH_BUFFER_MB ?? '16,64,128').split(',').map(Number);
 if (process.argv[2] === 'child') {
   await child(Number(process.argv[3]));
 } else {
   const self = fileURLToPath(import.meta.url);
-  const rows = levels.map((mb) => JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', '--expose-gc', self, 'child', String(mb)], { encoding: 'utf8' }).trim().split('\n').at(-1)!) as Record<string, number>);
+  const rows = levels.map((mb) => JSON.parse(execFileSync(process.execPath, [WRITER_NODE_OPTIONS, '--import', 'tsx', '--expose-gc', self, 'child', String(mb)], { encoding: 'utf8' }).trim().split('\n').at(-1)!) as Record<string, number>);
   console.log('\nWriter memory: peak RSS while MAX_BUFFERED_BYTES are held (uploads stalled), vs the same process before any event\n');
   console.log('| MAX_BUFFERED_BYTES | held (MB of JSON) | events held | RSS before (MB) | peak RSS (MB) | peak RSS − before, per buffered MB |');
   console.log('| --- | --- | --- | --- | --- | --- |');
