@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { PubSub } from '@google-cloud/pubsub';
 import { Storage } from '@google-cloud/storage';
 import { ackDeadlineSecondsFor, PUSH_DELIVERY } from '@strata/schemas';
+import { WRITER_NODE_OPTIONS } from '@strata/writer/node-options';
 import { startGcsEmulator } from './gcs-emulator/index.js';
 import { LOCAL, defaultDataDir } from './local-config.js';
 import { createOidcIssuer } from './oidc-issuer.js';
@@ -168,6 +169,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         PUSH_SERVICE_ACCOUNT: LOCAL.pushServiceAccount,
         FLUSH_MAX_AGE_MS: String(flushMaxAgeMs),
         PUSH_ACK_DEADLINE_SECONDS: String(ackDeadlineSeconds),
+        NODE_OPTIONS: WRITER_NODE_OPTIONS,
         ...(options.flushMaxRows !== undefined && { FLUSH_MAX_ROWS: String(options.flushMaxRows) }),
         ...options.writerEnv,
       },
