@@ -9,6 +9,7 @@
 import { resolve } from 'node:path';
 import { startStack, type DrainResult, type StopSummary } from './stack.js';
 import { LOCAL, defaultDataDir, lakeDir } from './local-config.js';
+import { PUSH_DELIVERY } from '@strata/schemas';
 
 const envInt = (name: string, fallback: number) => {
   const raw = process.env[name];
@@ -95,6 +96,11 @@ const onSignal = () => {
     void shutdown();
   } else if (Date.now() - firstSignalAt > ECHO_MS && !hurry.signal.aborted) {
     hurry.abort();
+  } else if (hurry.signal.aborted && Date.now() - firstSignalAt > 2 * ECHO_MS) {
+    // A third Ctrl-C, e.g. while a service takes its time to stop: exit now. The exit hook kills
+    // every service process; what they held is redelivered only if Pub/Sub still had it.
+    console.log('\nStopping at once: the services are killed.');
+    process.exit(130);
   }
 };
 process.on('SIGINT', onSignal);
@@ -141,8 +147,9 @@ async function shutdown(): Promise<void> {
     console.log('Lost: nothing; Pub/Sub held no messages when it stopped.');
     process.exit(0);
   }
-  const deadLettered = summary.deadLettered > 0 ? ` (${summary.deadLettered} of them dead-lettered after 10 failed deliveries)` : '';
+  const deadLettered = summary.deadLettered > 0 ? ` (${summary.deadLettered} of them dead-lettered after ${PUSH_DELIVERY.maxDeliveryAttempts} failed deliveries)` : '';
   console.log(`Lost: ${summary.lostMessages} message(s) still in the in-memory Pub/Sub emulator${deadLettered}.`);
-  // 130 is the shell's code for "stopped by Ctrl-C"; 1 says the drain ran out of time.
+  // 130 is the shell's code for "stopped by Ctrl-C"; 1 says messages were lost otherwise (the drain
+  // timed out, or some were dead-lettered).
   process.exit(drain.outcome === 'aborted' ? 130 : 1);
 }

@@ -1,7 +1,7 @@
 /**
- * The push subscription's delivery settings and the writer's flush age, declared once: `infra/`
- * creates the subscription from these, the local stack creates its emulated one from them, and the
- * writer checks its own settings against them at start-up.
+ * The push subscription's delivery settings and the writer's flush age, declared once: the local
+ * stack creates its emulated subscription from these (and `infra/` is to create the cloud one from
+ * them), and the writer checks its own settings against them at start-up.
  *
  * Pub/Sub push waits up to the ack deadline for the writer's answer; the writer holds a push until
  * the rows it carries are in GCS, which takes up to the flush age plus the time to encode and upload
@@ -17,8 +17,13 @@ export const PUSH_DELIVERY = {
   /** Redelivery backoff after a 429 or 5xx. */
   minimumBackoffSeconds: 1,
   maximumBackoffSeconds: 60,
-  /** Then the message goes to the dead-letter topic (5–100 in Pub/Sub). */
-  maxDeliveryAttempts: 10,
+  /**
+   * Then the message goes to the dead-letter topic (5–100 in Pub/Sub). Every non-2xx answer counts
+   * as an attempt, 429 and the 503 of a stopping writer included, so this is Pub/Sub's maximum:
+   * minutes of backpressure must not dead-letter good messages (at a 60 s backoff, 100 attempts
+   * are well over an hour).
+   */
+  maxDeliveryAttempts: 100,
 } as const;
 
 /** Pub/Sub's bounds on a subscription's ack deadline. */

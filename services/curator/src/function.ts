@@ -1,5 +1,5 @@
 import { http } from '@google-cloud/functions-framework';
-import { createLogger } from '@strata/runtime';
+import { createLogger, sendError } from '@strata/runtime';
 import { loadConfig } from './config.js';
 import { migrate } from './migrate.js';
 import { wireCurator } from './wiring.js';
@@ -19,7 +19,7 @@ http('curator', (req, res) => {
     () => app(req, res),
     (err: unknown) => {
       logger.error({ err }, 'migrations failed');
-      res.status(503).json({ error: 'unavailable', reason: 'database migrations failed' });
+      sendError(res, 503, 'unavailable', 'database migrations failed; see the logs');
     },
   );
 });

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
+import { sendError } from '@strata/runtime';
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
@@ -12,12 +13,12 @@ export function requireApiKey(keys: string[]): RequestHandler {
   return (req, res, next) => {
     const presented = req.get('x-api-key') ?? (typeof req.query.api_key === 'string' ? req.query.api_key : undefined);
     if (!presented) {
-      res.status(401).json({ error: 'unauthenticated', reason: 'missing API key (X-API-Key header or api_key query parameter)' });
+      sendError(res, 401, 'unauthenticated', 'missing API key (X-API-Key header or api_key query parameter)');
       return;
     }
     const candidate = digest(presented);
     if (!accepted.some((key) => timingSafeEqual(key, candidate))) {
-      res.status(401).json({ error: 'unauthenticated', reason: 'unknown API key' });
+      sendError(res, 401, 'unauthenticated', 'unknown API key');
       return;
     }
     next();

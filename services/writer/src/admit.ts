@@ -30,11 +30,11 @@ export type AdmitRegistry = Pick<Registry, 'validate' | 'latestVersion' | 'colum
  * publishTime. A single-event JSON message keeps the id it always had, `pubsub-<messageId>`.
  */
 export function withDefaults(event: Record<string, unknown>, message: PushMessage, index: number | undefined): Record<string, unknown> {
-  return {
-    ...event,
-    event_id: event.event_id ?? (index === undefined ? `pubsub-${message.messageId}` : `pubsub-${message.messageId}-${index}`),
-    received_at: event.received_at ?? message.publishTime,
-  };
+  return { ...event, event_id: event.event_id ?? defaultEventId(message, index), received_at: event.received_at ?? message.publishTime };
+}
+
+function defaultEventId(message: PushMessage, index: number | undefined): string {
+  return index === undefined ? `pubsub-${message.messageId}` : `pubsub-${message.messageId}-${index}`;
 }
 
 interface Route {
@@ -54,9 +54,12 @@ function routeOf(registry: AdmitRegistry, message: PushMessage): Route | FieldEr
 }
 
 function admitLine(registry: AdmitRegistry, message: PushMessage, route: Route, line: BatchLine, index: number | undefined, hash: PiiHasher, known: string | undefined): Admission {
-  const reject = (reasons: FieldError[], data: unknown): Admission => ({ kind: 'quarantine', bytes: line.bytes, ...quarantine(message, reasons, known, { index, data }) });
+  const event = line.ok ? line.value : undefined;
+  // The id the event has, or would get, in the lake: a replay after a fix then dedups against a redelivery.
+  const own = isObject(event) ? event.event_id : undefined;
+  const eventId = typeof own === 'string' && own !== '' ? own : defaultEventId(message, index);
+  const reject = (reasons: FieldError[], data: unknown): Admission => ({ kind: 'quarantine', bytes: line.bytes, ...quarantine(message, reasons, known, { index, eventId, data }) });
   if (!line.ok) return reject([{ path: '', message: line.reason }], line.text);
-  const event = line.value;
   if (!isObject(event)) return reject([{ path: '', message: 'must be a JSON object' }], event);
 
   // The attribute names the version for the whole message; else the event's own, else the latest.

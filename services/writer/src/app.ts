@@ -1,7 +1,7 @@
-import express, { type Express, type Request } from 'express';
+import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
 import { healthz, jsonErrors, notFound, requireOidc, sendError, traceFields, type Logger, type OidcVerifier } from '@strata/runtime';
 import type { PiiHasher } from '@strata/schemas';
-import { admitMessage, type AdmitRegistry } from './admit.js';
+import { admitMessage, type Admission, type AdmitRegistry } from './admit.js';
 import type { LakeWriter } from './lake-writer.js';
 import { decodePush } from './push-message.js';
 
@@ -9,7 +9,7 @@ export interface AppDeps {
   verifier: OidcVerifier;
   /** Asked per push, so versions published while the writer runs are admitted within the source's TTL. */
   registry: { current(): Promise<AdmitRegistry> };
-  writer: Pick<LakeWriter, 'write' | 'stats'>;
+  writer: Pick<LakeWriter, 'write' | 'stats' | 'full'>;
   /** Hashes x-pii "hash" fields of events that did not come through ingest. */
   hash: PiiHasher;
   logger: Logger;
@@ -38,8 +38,9 @@ export function createApp({ verifier, registry, writer, logger, projectId, hash,
   app.disable('x-powered-by');
   const trace = (req: Request) => traceFields(req.get('x-cloud-trace-context'), projectId);
 
-  // Authenticate before parsing: an unauthenticated caller never gets 16 MB parsed.
-  app.post('/push', requireOidc(verifier), express.json({ limit: MAX_PUSH_BODY }), async (req, res) => {
+  // Refusals that need no body come before parsing it: an unauthenticated caller, a stopping writer
+  // or a full buffer never costs a 16 MB parse, a base64 decode and a gunzip.
+  const refuseEarly: RequestHandler = (_req, res, next) => {
     if (stopping()) {
       // Keep-alive connections still deliver after SIGTERM; taking their pushes would write a file
       // per push during the drain. Refuse them and close the connection: Pub/Sub redelivers later.
@@ -47,19 +48,38 @@ export function createApp({ verifier, registry, writer, logger, projectId, hash,
       sendError(res, 503, 'stopping', 'the writer is shutting down; Pub/Sub will redeliver this message');
       return;
     }
-    const decoded = decodePush(req.body);
-    if (!decoded.ok) {
-      logger.warn({ ...trace(req), reason: decoded.error }, 'malformed push message');
-      sendError(res, 400, 'malformed_push', decoded.error);
+    if (writer.full()) {
+      busy(res);
       return;
     }
+    next();
+  };
+  const busy = (res: Response) =>
+    sendError(res, 429, 'busy', 'the writer holds as much as it may; Pub/Sub will redeliver this message');
+
+  // Decodes and admits one push; nothing of the body outlives this call but the admitted rows.
+  async function admitPush(body: unknown): Promise<{ ok: true; admissions: Admission[]; ids: Record<string, unknown> } | { ok: false; error: string }> {
+    const decoded = decodePush(body);
+    if (!decoded.ok) return decoded;
     const { message } = decoded;
-    const ids = { messageId: message.messageId, deliveryAttempt: message.deliveryAttempt };
     const admissions = await admitMessage(await registry.current(), message, hash);
-    const added = writer.write(admissions);
+    return { ok: true, admissions, ids: { messageId: message.messageId, deliveryAttempt: message.deliveryAttempt } };
+  }
+
+  app.post('/push', requireOidc(verifier), refuseEarly, express.json({ limit: MAX_PUSH_BODY }), async (req, res) => {
+    const admitted = await admitPush(req.body);
+    // The parsed body (up to 16 MB of base64) is not needed while the push waits for its flush.
+    req.body = undefined;
+    if (!admitted.ok) {
+      logger.warn({ ...trace(req), reason: admitted.error }, 'malformed push message');
+      sendError(res, 400, 'malformed_push', admitted.error);
+      return;
+    }
+    const { ids } = admitted;
+    const added = writer.write(admitted.admissions);
     if (!added.ok) {
       logger.warn({ ...trace(req), ...ids, buffered: writer.stats() }, 'buffer full, asking push to back off');
-      sendError(res, 429, 'busy', 'the writer holds as much as it may; Pub/Sub will redeliver this message');
+      busy(res);
       return;
     }
     const outcome = await added.flushed;

@@ -18,7 +18,7 @@ describe('loadConfig', () => {
       flushMaxBytes: 32 * 1024 * 1024,
       flushQuietMs: 250,
       flushMaxOpenPartitions: 64,
-      maxBufferedBytes: 64 * 1024 * 1024,
+      maxBufferedBytes: 32 * 1024 * 1024,
       pushAckDeadlineSeconds: 25,
       logLevel: 'info',
       piiHashSecret: 'test-secret-0123456789',
@@ -36,8 +36,9 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...required, MAX_BUFFERED_BYTES: 'lots' })).toThrow(/MAX_BUFFERED_BYTES/);
   });
 
-  it('derives the ack deadline from the flush age, and refuses a deadline the flush cannot meet', () => {
-    expect(loadConfig({ ...required, FLUSH_MAX_AGE_MS: '30000' }).pushAckDeadlineSeconds).toBe(50);
+  it('checks the flush age against the ack deadline, which defaults to that of the default flush age', () => {
+    expect(() => loadConfig({ ...required, FLUSH_MAX_AGE_MS: '30000' })).toThrow(/an ack deadline of 25 s is too short for a flush age of 30000 ms/);
+    expect(loadConfig({ ...required, FLUSH_MAX_AGE_MS: '30000', PUSH_ACK_DEADLINE_SECONDS: '50' }).pushAckDeadlineSeconds).toBe(50);
     expect(loadConfig({ ...required, FLUSH_MAX_AGE_MS: '1000', PUSH_ACK_DEADLINE_SECONDS: '21' }).pushAckDeadlineSeconds).toBe(21);
     expect(() => loadConfig({ ...required, FLUSH_MAX_AGE_MS: '9000', PUSH_ACK_DEADLINE_SECONDS: '25' })).toThrow(/needs at least 29 s \(or lower FLUSH_MAX_AGE_MS to at most 5000 ms\)$/);
     expect(() => loadConfig({ ...required, FLUSH_MAX_AGE_MS: '5000', PUSH_ACK_DEADLINE_SECONDS: '10' })).toThrow(

@@ -28,10 +28,11 @@ export interface WriterConfig {
   flushMaxOpenPartitions: number;
   /**
    * JSON bytes held across all partitions, flushing included; above it pushes get 429. Peak RSS is
-   * about 150 MB plus 2.5–4.5× this (npm run bench -w @strata/writer): 64 MiB fits a 512 MiB instance.
+   * about 150 MB plus 6–7× this (npm run bench -w @strata/writer): 32 MiB (≈ 390 MB) fits a 512 MiB
+   * instance. Pushes held at Cloud Run's 80 concurrent requests of 100 events need about 5 MB.
    */
   maxBufferedBytes: number;
-  /** The push subscription's ack deadline, as `infra/` sets it. */
+  /** The push subscription's ack deadline, as deployed (the local stack passes its own). */
   pushAckDeadlineSeconds: number;
   logLevel: string;
   /** Key for the x-pii "hash" HMAC; keep it in Secret Manager. Rotating it changes every hash. */
@@ -46,7 +47,9 @@ const MiB = 1024 * 1024;
 
 export function loadConfig(env: Env = process.env): WriterConfig {
   const flushMaxAgeMs = readInt(env, 'FLUSH_MAX_AGE_MS', PUSH_DELIVERY.flushMaxAgeMs, { min: 1, max: 60_000 });
-  const pushAckDeadlineSeconds = readInt(env, 'PUSH_ACK_DEADLINE_SECONDS', ackDeadlineSecondsFor(flushMaxAgeMs), {
+  // The default is the deadline of a subscription made for the default flush age, so raising
+  // FLUSH_MAX_AGE_MS alone is caught here rather than by redeliveries.
+  const pushAckDeadlineSeconds = readInt(env, 'PUSH_ACK_DEADLINE_SECONDS', ackDeadlineSecondsFor(PUSH_DELIVERY.flushMaxAgeMs), {
     min: ACK_DEADLINE_BOUNDS.minSeconds,
     max: ACK_DEADLINE_BOUNDS.maxSeconds,
   });
@@ -64,7 +67,7 @@ export function loadConfig(env: Env = process.env): WriterConfig {
     flushMaxBytes: readInt(env, 'FLUSH_MAX_BYTES', 32 * MiB, { min: 1 }),
     flushQuietMs: readInt(env, 'FLUSH_QUIET_MS', 250, { min: 0, max: 60_000 }),
     flushMaxOpenPartitions: readInt(env, 'FLUSH_MAX_OPEN_PARTITIONS', 64, { min: 1, max: 10_000 }),
-    maxBufferedBytes: readInt(env, 'MAX_BUFFERED_BYTES', 64 * MiB, { min: 1 }),
+    maxBufferedBytes: readInt(env, 'MAX_BUFFERED_BYTES', 32 * MiB, { min: 1 }),
     pushAckDeadlineSeconds,
     logLevel: requireString(env, 'LOG_LEVEL', 'info'),
     piiHashSecret: requireString(env, 'PII_HASH_SECRET'),

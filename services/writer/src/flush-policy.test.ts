@@ -156,4 +156,31 @@ describe('createBatchBuffer', () => {
     expect(flushes.at(-1)).toEqual({ group: 'a', items: [3] });
     expect(buffer.stats().items).toBe(0);
   });
+
+  it('splits one large message at maxRows into full batches, and waits for all of them', async () => {
+    const { flushes, add, buffer } = recordingBuffer({ maxRows: 2 });
+    const message = add(['a', 1], ['a', 2], ['a', 3], ['a', 4], ['a', 5]);
+    await vi.waitFor(() => expect(flushes).toHaveLength(2));
+    await buffer.flushAll();
+    await expect(message).resolves.toEqual({ ok: true });
+    expect(flushes).toEqual([{ group: 'a', items: [1, 2] }, { group: 'a', items: [3, 4] }, { group: 'a', items: [5] }]);
+  });
+
+  it('writes one file per group, not per event, for a message that arrives while draining', async () => {
+    const { flushes, add, buffer } = recordingBuffer();
+    await buffer.flushAll();
+    await add(['a', 1], ['b', 2], ['a', 3], ['b', 4], ['a', 5]);
+    expect(flushes).toEqual([{ group: 'a', items: [1, 3, 5] }, { group: 'b', items: [2, 4] }]);
+  });
+
+  it('writes one file per group for a message spanning more groups than maxOpenBatches, interleaved', async () => {
+    const { flushes, add, buffer } = recordingBuffer({ maxOpenBatches: 4 });
+    // 10 events round-robin over 5 hours: each group is evicted whole, never one event at a time.
+    const entries = Array.from({ length: 10 }, (_, i): [string, number] => [`h${i % 5}`, i]);
+    const message = add(...entries);
+    await buffer.flushAll();
+    await expect(message).resolves.toEqual({ ok: true });
+    expect(flushes).toHaveLength(5);
+    expect(flushes.find((f) => f.group === 'h0')).toEqual({ group: 'h0', items: [0, 5] });
+  });
 });

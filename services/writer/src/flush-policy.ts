@@ -66,6 +66,8 @@ export interface BatchBuffer<G, T> {
    */
   flushAll(): Promise<FlushSummary>;
   stats(): BufferStats;
+  /** True while the buffer holds its whole byte budget: any message would be refused. */
+  full(): boolean;
 }
 
 export interface BatchBufferOptions<G, T> {
@@ -162,17 +164,36 @@ export function createBatchBuffer<G, T>(options: BatchBufferOptions<G, T>): Batc
       const size = entries.reduce((sum, e) => sum + e.bytes, 0);
       if (bytes > 0 && bytes + size > limits.maxBufferedBytes) return { ok: false, reason: 'backpressure' };
       lastAddAt = now();
-      const waits = new Set<Promise<FlushOutcome>>();
+      // Grouped first, so each batch takes all of this message's entries at once: evicting the
+      // oldest batch for a message spanning more groups than maxOpenBatches never splits one group
+      // into many small files, and a draining buffer writes one file per group, not one per entry.
+      const groups = new Map<string, { group: G; entries: BufferEntry<G, T>[] }>();
       for (const entry of entries) {
         const key = options.keyOf(entry.group);
-        const batch = open.get(key) ?? openBatch(key, entry.group);
-        batch.items.push(entry.item);
-        batch.bytes += entry.bytes;
-        openBytes += entry.bytes;
-        items += 1;
-        bytes += entry.bytes;
-        waits.add(batch.flushed);
-        if (draining || batch.items.length >= limits.maxRows || batch.bytes >= limits.maxBytes) flush(batch);
+        const found = groups.get(key);
+        if (found) found.entries.push(entry);
+        else groups.set(key, { group: entry.group, entries: [entry] });
+      }
+      const waits: Promise<FlushOutcome>[] = [];
+      for (const [key, { group, entries: mine }] of groups) {
+        let batch = open.get(key);
+        for (const entry of mine) {
+          batch ??= openBatch(key, group);
+          batch.items.push(entry.item);
+          batch.bytes += entry.bytes;
+          openBytes += entry.bytes;
+          items += 1;
+          bytes += entry.bytes;
+          if (batch.items.length >= limits.maxRows || batch.bytes >= limits.maxBytes) {
+            waits.push(batch.flushed);
+            flush(batch);
+            batch = undefined;
+          }
+        }
+        if (batch) {
+          waits.push(batch.flushed);
+          if (draining) flush(batch);
+        }
       }
       while (open.size > 0 && openBytes > limits.maxBufferedBytes / 2) flush(largestOpen());
       arm();
@@ -186,5 +207,6 @@ export function createBatchBuffer<G, T>(options: BatchBufferOptions<G, T>): Batc
       return { batches: outcomes.length, failed: outcomes.filter((o) => !o.ok).length };
     },
     stats: () => ({ items, bytes, openBatches: open.size, flushing: running.size }),
+    full: () => bytes >= limits.maxBufferedBytes,
   };
 }

@@ -25,6 +25,8 @@ export interface LakeWriter {
   write(admissions: readonly Admission[]): AddResult;
   flushAll(): Promise<FlushSummary>;
   stats(): BufferStats;
+  /** True while any message would be refused: the push can be answered 429 before it is decoded. */
+  full(): boolean;
 }
 
 export interface LakeWriterDeps {
@@ -44,6 +46,8 @@ export function createLakeWriter({ store, registry, logger, limits, newId = ulid
     const fields = { log_type: partition.logType, dt: partition.dt, hr: partition.hr, rows: rows.length };
     const object = `${partitionPrefix(partition)}${newId()}.parquet`;
     try {
+      // Encoding is synchronous CPU work; let pending I/O (answers, uploads) run before each file.
+      await new Promise((resolve) => setImmediate(resolve));
       const bytes = encodeParquet(registry.columns(partition.logType), rows);
       await store.put(object, bytes, PARQUET_CONTENT_TYPE);
       // The local stack counts these lines; keep the message and fields stable.
@@ -84,5 +88,6 @@ export function createLakeWriter({ store, registry, logger, limits, newId = ulid
       ),
     flushAll: () => buffer.flushAll(),
     stats: () => buffer.stats(),
+    full: () => buffer.full(),
   };
 }

@@ -9,13 +9,14 @@ const logger = createLogger({ service: 'writer', level: config.logLevel });
 const { app, writer, registry, beginStopping } = wireWriter(config, logger);
 const server = createServer(app);
 
+let failedBatches = 0;
 const stop = createStop(logger, {
   // Cloud Run allows about 10 s after SIGTERM. New pushes are refused at once (Pub/Sub keeps them);
   // what is held is flushed now rather than after FLUSH_MAX_AGE_MS, and its pushes are answered.
   stopAccepting: async () => {
     beginStopping();
     const closed = closeServer(server)();
-    await writer.flushAll();
+    failedBatches += (await writer.flushAll()).failed;
     // The pushes just answered leave keep-alive sockets behind that close() would otherwise
     // wait on until they time out; close them once the responses have gone out.
     await new Promise((resolve) => setImmediate(resolve));
@@ -25,8 +26,8 @@ const stop = createStop(logger, {
   // Whatever was admitted while the server closed. Failed rows were answered 503 and come back by
   // redelivery, but the exit code should say it happened.
   flush: async () => {
-    const { failed } = await writer.flushAll();
-    if (failed > 0) throw new Error(`${failed} batch(es) failed to flush during shutdown`);
+    failedBatches += (await writer.flushAll()).failed;
+    if (failedBatches > 0) throw new Error(`${failedBatches} batch(es) failed to flush during shutdown`);
   },
   // After the last flush: the registry's pool is only needed while pushes are admitted.
   close: [() => registry.close()],

@@ -23,8 +23,10 @@ export interface QuarantineRecord {
   attributes: Record<string, string>;
   messageId: string;
   publishTime: string;
-  /** The event's line in a batch message; absent for a single-event message or the whole message. */
+  /** The event's position in a batch message; absent for a single-event message or the whole message. */
   index?: number;
+  /** The id the event has, or gets (`pubsub-<messageId>-<index>`), so a replay dedups; absent for a whole message. */
+  event_id?: string;
   /** The event as received, the line's text when it is not JSON, or the raw base64 payload of a whole message. */
   data: unknown;
 }
@@ -43,7 +45,7 @@ export function quarantine(
   message: PushMessage,
   reasons: FieldError[],
   knownLogType: string | undefined,
-  what: { index?: number | undefined; data: unknown },
+  what: { index?: number | undefined; eventId?: string; data: unknown },
 ): Quarantined {
   return {
     group: { logType: knownLogType ?? UNKNOWN_LOG_TYPE, dt: utcDate(message.publishTime) },
@@ -53,6 +55,7 @@ export function quarantine(
       messageId: message.messageId,
       publishTime: message.publishTime,
       ...(what.index === undefined ? {} : { index: what.index }),
+      ...(what.eventId === undefined ? {} : { event_id: what.eventId }),
       data: what.data,
     },
   };

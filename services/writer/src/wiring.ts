@@ -1,6 +1,6 @@
 import { Storage } from '@google-cloud/storage';
 import { createOidcVerifier, type Logger } from '@strata/runtime';
-import { createPiiHasher, type Registry } from '@strata/schemas';
+import { createPiiHasher, PUSH_DELIVERY, type Registry } from '@strata/schemas';
 import { openRegistrySource, type RegistrySource } from '@strata/schemas/postgres';
 import type { Express } from 'express';
 import { createApp } from './app.js';
@@ -16,6 +16,9 @@ export interface WriterWiring {
   /** From now on the app refuses new pushes (503), so Pub/Sub keeps them for another instance. */
   beginStopping(): void;
 }
+
+/** Of the flush budget, what encoding a full file may take (a 50,000-row file encodes in about 0.6 s). */
+const ENCODE_ALLOWANCE_MS = 2_000;
 
 /**
  * The lake writer looks a log type's columns up synchronously when it flushes. Every row it holds
@@ -37,7 +40,10 @@ function trackLatest(source: RegistrySource): { current(): Promise<Registry>; co
 /** Builds every dependency once (PostHog-style) for both entry points: main.ts and function.ts. */
 export function wireWriter(config: WriterConfig, logger: Logger): WriterWiring {
   // Finds the project itself and honours STORAGE_EMULATOR_HOST, so the local stack needs no branch here.
-  const storage = new Storage();
+  // Uploads, retries included, must end within the flush budget the push ack deadline allows for,
+  // or Pub/Sub redelivers messages whose rows are still being written.
+  const uploadMs = PUSH_DELIVERY.flushBudgetMs - ENCODE_ALLOWANCE_MS;
+  const storage = new Storage({ timeout: uploadMs / 2, retryOptions: { autoRetry: true, maxRetries: 3, totalTimeout: uploadMs / 1000 } });
   const source = openRegistrySource({ databaseUrl: config.schemaRegistryDatabaseUrl, ttlMs: config.schemaRegistryTtlMs, logger });
   const registry = trackLatest(source);
   const writer = createLakeWriter({
