@@ -33,6 +33,21 @@ export function healthz(state: () => { ok: boolean; [field: string]: unknown } =
   };
 }
 
+/**
+ * Refuses requests once the service is stopping, before their bodies are read. Keep-alive
+ * connections still deliver requests after `server.close()`; answering them 503 with
+ * `Connection: close` (Pub/Sub and producers retry a 503) ends those connections, so stopping is
+ * bounded by the requests already in flight.
+ */
+export function refuseWhileStopping(stopping: () => boolean, reason: string, retryAfterSeconds = 5): RequestHandler {
+  return (_req, res, next) => {
+    if (!stopping()) return next();
+    res.set('connection', 'close');
+    res.set('retry-after', String(retryAfterSeconds));
+    sendError(res, 503, 'stopping', reason);
+  };
+}
+
 interface BodyParserError {
   status?: number;
   type?: string;

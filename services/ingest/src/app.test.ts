@@ -162,6 +162,27 @@ describe('POST /v1/events', () => {
     expect(new Set(stored)).toEqual(new Set(ids));
   });
 
+  it('answers 503 with Connection: close once stopping, publishing nothing', async () => {
+    let stopping = false;
+    const stoppable = createApp({
+      config: { apiKeys: [KEY], maxEventsPerRequest: 3, maxBodyBytes: 10_000, projectId: 'p' },
+      registry,
+      publisher,
+      hash: createPiiHasher('test-secret-0123456789'),
+      logger: silent,
+      newId: () => 'id',
+      stopping: () => stopping,
+    });
+    stopping = true;
+    const res = await request(stoppable).post('/v1/events').set('x-api-key', KEY).send([makeEvent()]);
+    expect(res.status).toBe(503);
+    expect(res.headers.connection).toBe('close');
+    expect(res.headers['retry-after']).toBe('5');
+    expect(res.body).toMatchObject({ error: 'stopping' });
+    expect(publisher.published).toHaveLength(0);
+    expect((await request(stoppable).get('/healthz')).status).toBe(503);
+  });
+
   it('answers unknown routes with a JSON 404', async () => {
     const res = await request(app).get('/nope');
     expect(res.status).toBe(404);

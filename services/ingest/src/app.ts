@@ -1,5 +1,5 @@
 import express, { type Express } from 'express';
-import { healthz, jsonErrors, notFound, sendError, traceFields, type Logger } from '@strata/runtime';
+import { healthz, jsonErrors, notFound, refuseWhileStopping, sendError, traceFields, type Logger } from '@strata/runtime';
 import type { PiiHasher, Registry } from '@strata/schemas';
 import { requireApiKey } from './api-key.js';
 import type { IngestConfig } from './config.js';
@@ -17,20 +17,23 @@ export interface IngestDeps {
   logger: Logger;
   newId: () => string;
   now?: () => Date;
+  /** True once the service is shutting down: new requests get 503 so producers retry elsewhere or later. */
+  stopping?: () => boolean;
 }
 
 /** Seconds a producer should wait before retrying after Pub/Sub refused a publish. */
 const RETRY_AFTER_SECONDS = '5';
 
 export function createApp(deps: IngestDeps): Express {
-  const { config, registry, publisher, hash, logger, newId, now = () => new Date() } = deps;
+  const { config, registry, publisher, hash, logger, newId, now = () => new Date(), stopping = () => false } = deps;
   const app = express();
   app.disable('x-powered-by');
 
   // sendBeacon posts strings as text/plain; both carry the same JSON array.
   const json = express.json({ limit: config.maxBodyBytes, type: ['application/json', 'text/plain'], strict: false });
 
-  app.post('/v1/events', requireApiKey(config.apiKeys), json, async (req, res) => {
+  const refuseStopping = refuseWhileStopping(stopping, 'ingest is shutting down; retry in a few seconds', Number(RETRY_AFTER_SECONDS));
+  app.post('/v1/events', refuseStopping, requireApiKey(config.apiKeys), json, async (req, res) => {
     const log = logger.child(traceFields(req.get('x-cloud-trace-context'), config.projectId));
     const prepared = prepareEvents(req.body, { registry: await registry.current(), hash, newId, now, maxEvents: config.maxEventsPerRequest });
     if (!prepared.ok) {
@@ -69,7 +72,7 @@ export function createApp(deps: IngestDeps): Express {
     res.status(202).json({ accepted: events.length, event_ids: eventIds });
   });
 
-  app.get('/healthz', healthz());
+  app.get('/healthz', healthz(() => ({ ok: !stopping() })));
   app.use(notFound('POST /v1/events is the only endpoint'));
   app.use(jsonErrors(logger));
   return app;

@@ -5,10 +5,15 @@ import { wireIngest } from './wiring.js';
 
 const config = loadConfig();
 const logger = createLogger({ service: 'ingest', level: config.logLevel });
-const { app, pubsub, topic, registry } = wireIngest(config, logger);
+const { app, pubsub, topic, registry, beginStopping } = wireIngest(config, logger);
 const server = createServer(app);
 const stop = createStop(logger, {
-  stopAccepting: closeServer(server),
+  // Requests already in flight are answered (each only after its events are durable); new ones,
+  // even on kept-alive connections, get 503 so the stop is bounded.
+  stopAccepting: () => {
+    beginStopping();
+    return closeServer(server)();
+  },
   // Anything still batched in the client is published before we exit.
   flush: () => topic.flush(),
   close: [() => pubsub.close(), () => registry.close()],

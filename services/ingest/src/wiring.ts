@@ -14,6 +14,8 @@ export interface IngestWiring {
   topic: Topic;
   /** Close it on shutdown: it ends the registry's database pool. */
   registry: RegistrySource;
+  /** From now on the app answers 503, so requests on kept-alive connections do not hold the stop open. */
+  beginStopping(): void;
 }
 
 /** Builds every dependency once (PostHog-style) for both entry points: main.ts and function.ts. */
@@ -22,6 +24,15 @@ export function wireIngest(config: IngestConfig, logger: Logger): IngestWiring {
   const pubsub = new PubSub({ projectId: config.projectId });
   const topic = pubsub.topic(config.topic, { batching: { maxMessages: 1000, maxMilliseconds: 10 } });
   const registry = openRegistrySource({ databaseUrl: config.schemaRegistryDatabaseUrl, ttlMs: config.schemaRegistryTtlMs, logger });
-  const app = createApp({ config, registry, publisher: createPubsubPublisher(topic), hash: createPiiHasher(config.piiHashSecret), logger, newId: ulid });
-  return { app, pubsub, topic, registry };
+  let stopping = false;
+  const app = createApp({
+    config,
+    registry,
+    publisher: createPubsubPublisher(topic),
+    hash: createPiiHasher(config.piiHashSecret),
+    logger,
+    newId: ulid,
+    stopping: () => stopping,
+  });
+  return { app, pubsub, topic, registry, beginStopping: () => (stopping = true) };
 }

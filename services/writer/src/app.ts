@@ -1,5 +1,5 @@
 import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
-import { healthz, jsonErrors, notFound, requireOidc, sendError, traceFields, type Logger, type OidcVerifier } from '@strata/runtime';
+import { healthz, jsonErrors, notFound, refuseWhileStopping, requireOidc, sendError, traceFields, type Logger, type OidcVerifier } from '@strata/runtime';
 import type { PiiHasher } from '@strata/schemas';
 import { admitMessage, type Admission, type AdmitRegistry } from './admit.js';
 import type { LakeWriter } from './lake-writer.js';
@@ -40,14 +40,10 @@ export function createApp({ verifier, registry, writer, logger, projectId, hash,
 
   // Refusals that need no body come before parsing it: an unauthenticated caller, a stopping writer
   // or a full buffer never costs a 16 MB parse, a base64 decode and a gunzip.
-  const refuseEarly: RequestHandler = (_req, res, next) => {
-    if (stopping()) {
-      // Keep-alive connections still deliver after SIGTERM; taking their pushes would write a file
-      // per push during the drain. Refuse them and close the connection: Pub/Sub redelivers later.
-      res.set('connection', 'close');
-      sendError(res, 503, 'stopping', 'the writer is shutting down; Pub/Sub will redeliver this message');
-      return;
-    }
+  // Pushes still arriving on keep-alive connections after SIGTERM would each be written as a tiny
+  // file during the drain; refused, Pub/Sub redelivers them later.
+  const refuseStopping = refuseWhileStopping(stopping, 'the writer is shutting down; Pub/Sub will redeliver this message');
+  const refuseFull: RequestHandler = (_req, res, next) => {
     if (writer.full()) {
       busy(res);
       return;
@@ -66,7 +62,7 @@ export function createApp({ verifier, registry, writer, logger, projectId, hash,
     return { ok: true, admissions, ids: { messageId: message.messageId, deliveryAttempt: message.deliveryAttempt } };
   }
 
-  app.post('/push', requireOidc(verifier), refuseEarly, express.json({ limit: MAX_PUSH_BODY }), async (req, res) => {
+  app.post('/push', requireOidc(verifier), refuseStopping, refuseFull, express.json({ limit: MAX_PUSH_BODY }), async (req, res) => {
     const admitted = await admitPush(req.body);
     // The parsed body (up to 16 MB of base64) is not needed while the push waits for its flush.
     req.body = undefined;
