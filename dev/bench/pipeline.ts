@@ -213,3 +213,10 @@ end-to-end ratio = (landed / (last file − first request)) / (accepted / (last 
 all queryable after last 202 = last file written − last 202 (a file is queryable once written).
 missing      = accepted event_ids not in the lake; duplicates = rows − distinct event_ids in the lake.
 writer peak RSS = VmHWM of the writer process.`);
+
+// Every accepted event in the lake exactly once is the point; a run that misses it must not pass.
+const broken = results.filter((r) => !r.drained || r.missing > 0 || r.duplicates > 0);
+if (broken.length > 0) {
+  console.error(`\nNOT every accepted event landed exactly once at push concurrency ${broken.map((r) => r.pushConcurrency).join(', ')}.`);
+  process.exitCode = 1;
+}
