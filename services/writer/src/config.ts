@@ -27,9 +27,9 @@ export interface WriterConfig {
   /** Partitions (and quarantine folders) buffered at once. */
   flushMaxOpenPartitions: number;
   /**
-   * JSON bytes held across all partitions, flushing included; above it pushes get 429. Peak RSS is
-   * about 150 MB plus 6–7× this (npm run bench -w @strata/writer): 32 MiB (≈ 390 MB) fits a 512 MiB
-   * instance. Pushes held at Cloud Run's 80 concurrent requests of 100 events need about 5 MB.
+   * JSON bytes held across all partitions, flushing included; above it pushes get 429. With uploads
+   * stalled, peak RSS is about 150 MB plus 6–7× this (npm run bench -w @strata/writer: ≈ 390 MB at
+   * 32 MiB); under the pipeline bench's load it peaked at about 540 MB, so give the writer 1 GiB.
    */
   maxBufferedBytes: number;
   /** The push subscription's ack deadline, as deployed (the local stack passes its own). */
