@@ -7,6 +7,7 @@ export * from './lake.js';
 export * from './batch-message.js';
 export * from './push-delivery.js';
 export * from './timestamps.js';
+export * from './event-time.js';
 export * from './compose.js';
 export * from './pii.js';
 export * from './shape.js';

@@ -8,6 +8,8 @@ import type { FieldError } from './registry.js';
 export interface ShapeLimits {
   maxDepth: number;
   maxStringLength: number;
+  /** Field names too: unknown fields are kept in `extra` under their own names. */
+  maxKeyLength: number;
   maxArrayItems: number;
   maxObjectProperties: number;
   /** Total values (objects, arrays, scalars) in one event. */
@@ -17,10 +19,14 @@ export interface ShapeLimits {
 export const DEFAULT_SHAPE_LIMITS: ShapeLimits = {
   maxDepth: 8,
   maxStringLength: 65_536,
+  maxKeyLength: 256,
   maxArrayItems: 1_000,
   maxObjectProperties: 200,
   maxNodes: 10_000,
 };
+
+// String.prototype.isWellFormed is in Node 20 (V8 11.3) but not in the ES2023 lib this project targets.
+const isWellFormed = (s: string): boolean => (s as string & { isWellFormed(): boolean }).isWellFormed();
 
 interface Node {
   value: unknown;
@@ -47,8 +53,12 @@ export function checkShape(value: unknown, limits: ShapeLimits): FieldError | un
     if (++nodes > limits.maxNodes) return { path: '', message: `must have at most ${limits.maxNodes} values in all` };
     if (typeof v === 'string') {
       if (v.length > limits.maxStringLength) return { path: pointer(node), message: `must NOT have more than ${limits.maxStringLength} characters` };
+      // A lone surrogate (from a "\ud800" escape) is not text: stored, it turns into U+FFFD or breaks readers.
+      if (!isWellFormed(v)) return { path: pointer(node), message: 'must be well-formed Unicode (it holds a lone surrogate)' };
       continue;
     }
+    // JSON.parse turns 1e309 into Infinity, which JSON.stringify would store as null.
+    if (typeof v === 'number' && !Number.isFinite(v)) return { path: pointer(node), message: 'must be a finite number (it is out of range)' };
     if (typeof v !== 'object' || v === null) continue;
     if (node.depth >= limits.maxDepth) return { path: pointer(node), message: `must NOT be nested deeper than ${limits.maxDepth} levels` };
     const depth = node.depth + 1;
@@ -59,6 +69,8 @@ export function checkShape(value: unknown, limits: ShapeLimits): FieldError | un
       let count = 0;
       for (const key in v) {
         if (++count > limits.maxObjectProperties) return { path: pointer(node), message: `must NOT have more than ${limits.maxObjectProperties} properties` };
+        if (key.length > limits.maxKeyLength) return { path: pointer(node), message: `must NOT have field names longer than ${limits.maxKeyLength} characters (one has ${key.length})` };
+        if (!isWellFormed(key)) return { path: pointer(node), message: 'must NOT have field names holding a lone surrogate' };
         stack.push({ value: (v as Record<string, unknown>)[key], depth, key, parent: node });
       }
     }

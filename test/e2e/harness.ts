@@ -72,8 +72,13 @@ export async function waitFor(what: string, condition: () => boolean | Promise<b
   return Date.now() - started;
 }
 
+/** The start of the UTC hour `back` hours ago: event times ingest and the writer accept (within 7 days). */
+export function recentHour(back: number): number {
+  return Math.floor(Date.now() / 3_600_000) * 3_600_000 - back * 3_600_000;
+}
+
 /** `count` events spread over three event-time hours (so several partitions are written). */
-export function eventsOverHours(count: number, base = Date.parse('2026-11-21T08:00:00Z')) {
+export function eventsOverHours(count: number, base = recentHour(3)) {
   return Array.from({ length: count }, (_, i) =>
     makeEvent({ event: ['page_view', 'search', 'add_to_cart'][i % 3], ts: new Date(base + (i % 3) * 3_600_000 + i * 1000).toISOString(), user_id: `u${i % 7}` }),
   );

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryLake } from '@strata/dev/query';
 import type { Stack } from '@strata/dev/stack';
 import type { TestDatabase } from '@strata/dev/postgres';
-import { eventsOverHours, makeStoredEvent, postEvents, publishDirect, startTestStack, waitFor } from './harness.js';
+import { eventsOverHours, makeStoredEvent, postEvents, publishDirect, recentHour, startTestStack, waitFor } from './harness.js';
 
 /**
  * The whole local pipeline, end to end: HTTP producers and a backend publishing straight to
@@ -25,7 +25,7 @@ describe('pipeline end to end', () => {
     const http = eventsOverHours(300);
     for (let i = 0; i < http.length; i += 100) viaHttp.push(...(await postEvents(stack, http.slice(i, i + 100))));
     const direct = Array.from({ length: 100 }, (_, i) =>
-      makeStoredEvent({ event: 'checkout_started', ts: `2026-11-21T09:${String(i % 60).padStart(2, '0')}:00Z`, user_id: `backend-${i % 5}` }),
+      makeStoredEvent({ event: 'checkout_started', ts: new Date(recentHour(2) + (i % 60) * 60_000).toISOString(), user_id: `backend-${i % 5}` }),
     );
     const viaPubsub = await publishDirect(stack, direct);
     const expected = [...viaHttp, ...viaPubsub];

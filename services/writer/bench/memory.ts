@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '@strata/runtime';
-import { createPiiHasher, createRegistry, encodeBatches, loadBundledSchemas } from '@strata/schemas';
+import { createPiiHasher, createRegistry, DEFAULT_EVENT_TIME_WINDOW, encodeBatches, loadBundledSchemas } from '@strata/schemas';
 import { admitMessage } from '../src/admit.js';
 import { createLakeWriter } from '../src/lake-writer.js';
 import { WRITER_NODE_OPTIONS } from '../src/node-options.js';
@@ -49,7 +49,8 @@ function event(i: number): Record<string, unknown> {
 
 async function child(targetMb: number): Promise<void> {
   const registry = createRegistry(loadBundledSchemas());
-  const hash = createPiiHasher('bench-secret-0123456789');
+  // The events are from 2026-11-21 and published then: inside the window.
+  const rules = { hash: createPiiHasher('bench-secret-0123456789'), window: DEFAULT_EVENT_TIME_WINDOW };
   // Uploads never finish: everything admitted stays held, as when GCS is slow under load.
   const store = { put: () => new Promise<void>(() => {}) };
   const writer = createLakeWriter({
@@ -67,7 +68,7 @@ async function child(targetMb: number): Promise<void> {
   const baseline = process.memoryUsage().rss;
   let n = 0;
   for (;;) {
-    const admissions = await admitMessage(registry, messages[n % messages.length]!, hash);
+    const admissions = await admitMessage(registry, messages[n % messages.length]!, rules);
     if (!writer.write(admissions).ok) break;
     n += 1;
   }

@@ -1,4 +1,4 @@
-import { createPiiHasher, createRegistry, loadBundledSchemas } from '@strata/schemas';
+import { createPiiHasher, createRegistry, DEFAULT_EVENT_TIME_WINDOW, loadBundledSchemas } from '@strata/schemas';
 import { describe, expect, it } from 'vitest';
 import { admitMessage, type Admission } from './admit.js';
 import { batchPushBody, pushBody, userAction, PUBLISH_TIME, type PushOptions } from './push-fixtures.js';
@@ -9,7 +9,8 @@ const registry = createRegistry(loadBundledSchemas());
 async function admittedAll(body: Record<string, unknown>): Promise<Admission[]> {
   const decoded = decodePush(body);
   if (!decoded.ok) throw new Error(decoded.error);
-  return admitMessage(registry, decoded.message, createPiiHasher('test-secret-0123456789'));
+  // A window wide enough for the fixtures' dates; the window itself is tested below.
+  return admitMessage(registry, decoded.message, { hash: createPiiHasher('test-secret-0123456789'), window: { maxLateMs: 365 * 86_400_000, maxFutureMs: 3_600_000 } });
 }
 
 /** The one admission of a single-event message. */
@@ -102,5 +103,16 @@ describe('admit', () => {
     const results = await admittedAll(pushBody(null, { rawData: data, attributes: { log_type: 'user_action', encoding: 'ndjson' } }));
     expect(results.map((r) => r.kind)).toEqual(['row', 'quarantine']);
     expect(results[1]).toMatchObject({ record: { index: 1, data: '{"event":', reasons: [{ path: '', message: expect.stringMatching(/^line is not JSON/) }] } });
+  });
+
+  it('quarantines an event whose ts is outside the window around the publish time', async () => {
+    const decoded = decodePush(pushBody(userAction({ ts: '2024-04-01T00:00:00Z' })));
+    if (!decoded.ok) throw new Error(decoded.error);
+    const [result] = await admitMessage(registry, decoded.message, { hash: createPiiHasher('test-secret-0123456789'), window: DEFAULT_EVENT_TIME_WINDOW });
+    expect(result).toMatchObject({ kind: 'quarantine', record: { reasons: [{ path: '/ts', message: expect.stringMatching(/^is more than 7 days before/) }] } });
+  });
+
+  it('refuses an explicit null event_id instead of replacing it', async () => {
+    expect((await quarantined(userAction({ event_id: null }))).record.reasons).toEqual([{ path: '/event_id', message: 'must be string' }]);
   });
 });

@@ -1,13 +1,16 @@
 import { isObject, isPositiveIntegerText } from '@strata/runtime';
 import {
+  checkEventTime,
   decodeBatch,
   partitionOf,
   protectPii,
   type BatchLine,
+  type EventTimeWindow,
   type FieldError,
   type Partition,
   type PiiHasher,
   type Registry,
+  toMillis,
 } from '@strata/schemas';
 import type { PushMessage } from './push-message.js';
 import { quarantine, type Quarantined } from './quarantine.js';
@@ -30,7 +33,12 @@ export type AdmitRegistry = Pick<Registry, 'validate' | 'latestVersion' | 'colum
  * publishTime. A single-event JSON message keeps the id it always had, `pubsub-<messageId>`.
  */
 export function withDefaults(event: Record<string, unknown>, message: PushMessage, index: number | undefined): Record<string, unknown> {
-  return { ...event, event_id: event.event_id ?? defaultEventId(message, index), received_at: event.received_at ?? message.publishTime };
+  // Only absent fields are filled: an explicit null is the publisher's mistake, and validation says so.
+  return {
+    ...event,
+    event_id: event.event_id === undefined ? defaultEventId(message, index) : event.event_id,
+    received_at: event.received_at === undefined ? message.publishTime : event.received_at,
+  };
 }
 
 function defaultEventId(message: PushMessage, index: number | undefined): string {
@@ -53,7 +61,14 @@ function routeOf(registry: AdmitRegistry, message: PushMessage): Route | FieldEr
   return { logType, version: rawVersion === undefined ? undefined : Number(rawVersion) };
 }
 
-function admitLine(registry: AdmitRegistry, message: PushMessage, route: Route, line: BatchLine, index: number | undefined, hash: PiiHasher, known: string | undefined): Admission {
+/** What admission needs besides the registry: the PII hasher and the event-time window. */
+export interface AdmitRules {
+  hash: PiiHasher;
+  /** How far `ts` may lie from the message's publish time (what ingest checks against its receive time). */
+  window: EventTimeWindow;
+}
+
+function admitLine(registry: AdmitRegistry, message: PushMessage, route: Route, line: BatchLine, index: number | undefined, rules: AdmitRules, known: string | undefined): Admission {
   const event = line.ok ? line.value : undefined;
   // The id the event has, or would get, in the lake: a replay after a fix then dedups against a redelivery.
   const own = isObject(event) ? event.event_id : undefined;
@@ -69,13 +84,15 @@ function admitLine(registry: AdmitRegistry, message: PushMessage, route: Route, 
   // The schemas' date-time format is exactly what the lake can store as µs, so a valid event's
   // timestamps always convert; `ts` is a required envelope field, so the partition is known.
   if (!result.ok) return reject(result.errors, event);
+  const late = checkEventTime(String(result.event.ts), toMillis(message.publishTime), rules.window);
+  if (late) return reject([late], event);
 
   // Direct publishers bypass ingest, so PII is protected here too (idempotent for ingest's events).
-  const row = protectPii(result.event, registry.piiRules(route.logType, result.version), hash);
+  const row = protectPii(result.event, registry.piiRules(route.logType, result.version), rules.hash);
   return { kind: 'row', partition: partitionOf(route.logType, String(row.ts)), row, bytes: line.bytes };
 }
 
-export async function admitMessage(registry: AdmitRegistry, message: PushMessage, hash: PiiHasher): Promise<Admission[]> {
+export async function admitMessage(registry: AdmitRegistry, message: PushMessage, rules: AdmitRules): Promise<Admission[]> {
   const logType = message.attributes.log_type;
   const known = logType !== undefined && registry.latestVersion(logType) !== undefined ? logType : undefined;
   const rejectWhole = (reason: FieldError): Admission[] => [
@@ -87,5 +104,5 @@ export async function admitMessage(registry: AdmitRegistry, message: PushMessage
   const route = routeOf(registry, message);
   if ('path' in route) return rejectWhole(route);
   const single = decoded.encoding === 'json';
-  return decoded.lines.map((line, i) => admitLine(registry, message, route, line, single ? undefined : i, hash, known));
+  return decoded.lines.map((line, i) => admitLine(registry, message, route, line, single ? undefined : i, rules, known));
 }

@@ -1,6 +1,6 @@
 import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
 import { healthz, jsonErrors, notFound, refuseWhileStopping, requireOidc, sendError, traceFields, type Logger, type OidcVerifier } from '@strata/runtime';
-import type { PiiHasher } from '@strata/schemas';
+import { DEFAULT_EVENT_TIME_WINDOW, type EventTimeWindow, type PiiHasher } from '@strata/schemas';
 import { admitMessage, type Admission, type AdmitRegistry } from './admit.js';
 import type { LakeWriter } from './lake-writer.js';
 import { decodePush } from './push-message.js';
@@ -12,6 +12,8 @@ export interface AppDeps {
   writer: Pick<LakeWriter, 'write' | 'stats' | 'full'>;
   /** Hashes x-pii "hash" fields of events that did not come through ingest. */
   hash: PiiHasher;
+  /** How far an event's `ts` may lie from its message's publish time. */
+  window?: EventTimeWindow;
   logger: Logger;
   /** True once the writer is shutting down: new pushes are refused so Pub/Sub keeps them. */
   stopping?: () => boolean;
@@ -33,7 +35,7 @@ const MAX_PUSH_BODY = '16mb';
  *   429 — too many bytes buffered: push backs off
  *   503 — a flush holding one of its events failed, or the writer is stopping: redeliver
  */
-export function createApp({ verifier, registry, writer, logger, projectId, hash, stopping = () => false }: AppDeps): Express {
+export function createApp({ verifier, registry, writer, logger, projectId, hash, window = DEFAULT_EVENT_TIME_WINDOW, stopping = () => false }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   const trace = (req: Request) => traceFields(req.get('x-cloud-trace-context'), projectId);
@@ -58,7 +60,7 @@ export function createApp({ verifier, registry, writer, logger, projectId, hash,
     const decoded = decodePush(body);
     if (!decoded.ok) return decoded;
     const { message } = decoded;
-    const admissions = await admitMessage(await registry.current(), message, hash);
+    const admissions = await admitMessage(await registry.current(), message, { hash, window });
     return { ok: true, admissions, ids: { messageId: message.messageId, deliveryAttempt: message.deliveryAttempt } };
   }
 

@@ -24,6 +24,7 @@ describe('loadConfig', () => {
       piiHashSecret: 'test-secret-0123456789',
       schemaRegistryDatabaseUrl: undefined,
       schemaRegistryTtlMs: 30_000,
+      eventTimeWindow: { maxLateMs: 7 * 86_400_000, maxFutureMs: 3_600_000 },
     });
   });
 

@@ -1,5 +1,5 @@
 import { ConfigError, optionalString, readInt, requireString, type Env } from '@strata/runtime';
-import { ACK_DEADLINE_BOUNDS, ackDeadlineSecondsFor, checkAckDeadline, PUSH_DELIVERY } from '@strata/schemas';
+import { ACK_DEADLINE_BOUNDS, ackDeadlineSecondsFor, checkAckDeadline, PUSH_DELIVERY, readEventTimeWindow, type EventTimeWindow } from '@strata/schemas';
 
 /** The writer's whole configuration, parsed once at start-up; a bad value fails fast naming its variable. */
 export interface WriterConfig {
@@ -41,6 +41,8 @@ export interface WriterConfig {
   schemaRegistryDatabaseUrl: string | undefined;
   /** A version published to the registry is served within this long. */
   schemaRegistryTtlMs: number;
+  /** How far an event's `ts` may lie from its publish time (EVENT_MAX_LATE_SECONDS, EVENT_MAX_FUTURE_SECONDS). */
+  eventTimeWindow: EventTimeWindow;
 }
 
 const MiB = 1024 * 1024;
@@ -73,5 +75,6 @@ export function loadConfig(env: Env = process.env): WriterConfig {
     piiHashSecret: requireString(env, 'PII_HASH_SECRET'),
     schemaRegistryDatabaseUrl: optionalString(env, 'SCHEMA_REGISTRY_DATABASE_URL'),
     schemaRegistryTtlMs: readInt(env, 'SCHEMA_REGISTRY_TTL_MS', 30_000, { min: 100, max: 3_600_000 }),
+    eventTimeWindow: readEventTimeWindow(env),
   };
 }

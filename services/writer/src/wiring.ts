@@ -72,6 +72,7 @@ export function wireWriter(config: WriterConfig, logger: Logger): WriterWiring {
     hash: createPiiHasher(config.piiHashSecret),
     logger,
     projectId: config.projectId,
+    window: config.eventTimeWindow,
     stopping: () => stopping,
   });
   return { app, writer, registry: source, beginStopping: () => (stopping = true) };
