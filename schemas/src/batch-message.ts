@@ -1,6 +1,7 @@
 import { gunzip, gzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { isPositiveIntegerText } from '@strata/runtime';
+import type { FieldError } from './registry.js';
 
 /**
  * The batch message: how events travel on the Pub/Sub topic, from ingest, from the Node
@@ -14,6 +15,8 @@ import { isPositiveIntegerText } from '@strata/runtime';
  *               encoding        "ndjson" | "ndjson+gzip"; absent or "json": data is one JSON event,
  *                               the single-event message direct publishers have always sent
  *               source          who published it ("ingest", "publisher-node", a service name)
+ *               kind            absent or "events"; "rejected": each line is a RejectedLine, an event
+ *                               ingest refused, to be kept in quarantine with its reasons
  *
  * Many events per message is the design (BRIEF principle 8): push delivers one message per HTTP
  * request and the writer holds each request until its rows are durable, so a writer's throughput
@@ -25,7 +28,26 @@ export const BATCH_ATTRIBUTES = {
   eventCount: 'event_count',
   encoding: 'encoding',
   source: 'source',
+  kind: 'kind',
 } as const;
+
+/**
+ * A line of a "rejected" message: an event ingest refused (invalid, outside the time window), sent
+ * on so the writer keeps it in quarantine with its reasons, beside what the writer refuses itself.
+ * Nothing a producer sent is dropped, and a fixed event can be replayed.
+ */
+export interface RejectedLine {
+  reasons: FieldError[];
+  /** Its position in the producer's request. */
+  index: number;
+  /** The event as the producer sent it. */
+  data: unknown;
+  /** The id it had or was given, so a replay dedups. */
+  event_id?: string;
+}
+
+/** The log type a rejected message names when the producer's was missing or unknown. */
+export const UNKNOWN_LOG_TYPE = '_unknown';
 
 export const BATCH_ENCODINGS = ['json', 'ndjson', 'ndjson+gzip'] as const;
 export type BatchEncoding = (typeof BATCH_ENCODINGS)[number];
@@ -60,6 +82,8 @@ export interface BatchOptions {
   maxEvents?: number;
   /** false: never compress (a producer that wants readable messages). */
   gzip?: boolean;
+  /** "rejected" for a message of RejectedLines. */
+  kind?: 'events' | 'rejected';
 }
 
 /** A message ready for `topic.publishMessage({ data, attributes })`. */
@@ -110,6 +134,7 @@ async function buildMessage(
     [BATCH_ATTRIBUTES.eventCount]: String(lines.length),
     [BATCH_ATTRIBUTES.encoding]: encoding,
     [BATCH_ATTRIBUTES.source]: options.source.slice(0, BATCH_LIMITS.maxSourceLength),
+    ...(options.kind === 'rejected' ? { [BATCH_ATTRIBUTES.kind]: 'rejected' } : {}),
   };
   const [version] = versions;
   if (versions.size === 1 && typeof version === 'number' && Number.isInteger(version) && version > 0) {

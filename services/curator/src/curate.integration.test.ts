@@ -152,6 +152,12 @@ describe.each(backends)('curation against $name', (backend) => {
     expect(await readCurated(pool)).toEqual([A, B]);
   });
 
+  it('a partition PostgreSQL cannot store (year 0000) fails only itself; the others are curated', async () => {
+    lake.put(`events/log_type=user_action/dt=0000-06-01/hr=10/bad.parquet`, userActionParquet([userAction('e0', 'page_view', '0000-06-01T10:00:00Z', 'u1')]));
+    expect(await run()).toMatchObject({ partitionsScanned: 3, partitionsChanged: 2, partitionsFailed: 1, rollupRows: 3 });
+    expect(logs.find((l) => l.message === 'partition not curated; retried next run')).toMatchObject({ reason: expect.stringMatching(/^PostgreSQL refused its rollup/) });
+  });
+
   it('a corrupt file fails only its partition, which is retried on the next run', async () => {
     const bad = 'events/log_type=user_action/dt=2025-03-01/hr=12/bad.parquet';
     lake.put(bad, new TextEncoder().encode('PAR1 but not really'));

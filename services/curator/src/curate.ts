@@ -77,14 +77,26 @@ async function recompute(listed: ListedPartition, dir: string, deps: PassDeps): 
     // Cloud Run's disk is memory: free it before the next partition.
     await rm(dir, { recursive: true, force: true });
   }
-  const rows = await deps.session.replacePartition(
-    { partition: listed.partition, fingerprint: listed.fingerprint, objectCount: listed.objects.length },
-    counts,
-  );
+  let rows: number;
+  try {
+    rows = await deps.session.replacePartition(
+      { partition: listed.partition, fingerprint: listed.fingerprint, objectCount: listed.objects.length },
+      counts,
+    );
+  } catch (err) {
+    // A value PostgreSQL refuses (class 22, data exception: a date out of range, say) is this
+    // partition's problem; it must not stop every later partition. Anything else (the connection,
+    // the server) would fail them all, so it ends the run.
+    if (isDataException(err)) return { ok: false, reason: `PostgreSQL refused its rollup: ${(err as Error).message}` };
+    throw err;
+  }
   const duplicates = counts.reduce((n, c) => n + c.rows - c.events, 0);
   deps.logger.debug({ partition: partitionKey(listed.partition), objects: listed.objects.length, rollupRows: rows, duplicates }, 'partition curated');
   return { ok: true, rows };
 }
+
+// https://www.postgresql.org/docs/current/errcodes-appendix.html
+const isDataException = (err: unknown): boolean => typeof (err as { code?: unknown })?.code === 'string' && (err as { code: string }).code.startsWith('22');
 
 /**
  * One incremental pass: list the lake, recompute what changed since the stored fingerprints, drop

@@ -1,4 +1,4 @@
-import { createPiiHasher, createRegistry, DEFAULT_EVENT_TIME_WINDOW, loadBundledSchemas } from '@strata/schemas';
+import { createPiiHasher, createRegistry, DEFAULT_EVENT_TIME_WINDOW, encodeBatches, loadBundledSchemas } from '@strata/schemas';
 import { describe, expect, it } from 'vitest';
 import { admitMessage, type Admission } from './admit.js';
 import { batchPushBody, pushBody, userAction, PUBLISH_TIME, type PushOptions } from './push-fixtures.js';
@@ -114,5 +114,23 @@ describe('admit', () => {
 
   it('refuses an explicit null event_id instead of replacing it', async () => {
     expect((await quarantined(userAction({ event_id: null }))).record.reasons).toEqual([{ path: '/event_id', message: 'must be string' }]);
+  });
+
+  it('files the lines of a rejected message from ingest in quarantine, with ingest\'s reasons, index and id', async () => {
+    const lines = [
+      { reasons: [{ path: '/price', message: 'must be number' }], index: 3, event_id: 'e-3', data: { log_type: 'user_action', price: 'cheap' } },
+      { reasons: [{ path: '', message: 'must be a JSON object' }], index: 5, data: 7 },
+    ];
+    const [message] = await encodeBatches('user_action', lines, { source: 'ingest', kind: 'rejected' });
+    const results = await admittedAll(pushBody(null, { messageId: 'r-1', attributes: message!.attributes, rawData: message!.data.toString('base64') }));
+    expect(results).toMatchObject([
+      { kind: 'quarantine', group: { logType: 'user_action' }, record: { index: 3, event_id: 'e-3', reasons: lines[0]!.reasons, data: lines[0]!.data, messageId: 'r-1' } },
+      { kind: 'quarantine', record: { index: 5, reasons: lines[1]!.reasons, data: 7 } },
+    ]);
+  });
+
+  it('quarantines a message whose kind it does not know, whole', async () => {
+    const results = await admittedAll(pushBody(userAction(), { attributes: { log_type: 'user_action', kind: 'mystery' } }));
+    expect(results).toMatchObject([{ kind: 'quarantine', record: { reasons: [{ path: '/kind', message: 'attribute kind must be events or rejected, got "mystery"' }] } }]);
   });
 });

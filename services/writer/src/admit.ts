@@ -10,6 +10,7 @@ import {
   type Partition,
   type PiiHasher,
   type Registry,
+  type RejectedLine,
   toMillis,
 } from '@strata/schemas';
 import type { PushMessage } from './push-message.js';
@@ -92,6 +93,23 @@ function admitLine(registry: AdmitRegistry, message: PushMessage, route: Route, 
   return { kind: 'row', partition: partitionOf(route.logType, String(row.ts)), row, bytes: line.bytes };
 }
 
+/** A line of a "rejected" message from ingest: kept in quarantine with ingest's reasons, as sent. */
+function admitRejected(message: PushMessage, line: BatchLine, ordinal: number, known: string | undefined): Admission {
+  const value = line.ok ? line.value : undefined;
+  const rejected = isObject(value) && Array.isArray(value.reasons) ? (value as unknown as RejectedLine) : undefined;
+  if (!rejected) {
+    // Not what ingest writes; keep it whole all the same, saying so.
+    const data = line.ok ? line.value : line.text;
+    return { kind: 'quarantine', bytes: line.bytes, ...quarantine(message, [{ path: '', message: 'a line of a rejected message must be {reasons, index, data}' }], known, { index: ordinal, data }) };
+  }
+  const eventId = typeof rejected.event_id === 'string' ? rejected.event_id : undefined;
+  return {
+    kind: 'quarantine',
+    bytes: line.bytes,
+    ...quarantine(message, rejected.reasons, known, { index: typeof rejected.index === 'number' ? rejected.index : ordinal, ...(eventId ? { eventId } : {}), data: rejected.data }),
+  };
+}
+
 export async function admitMessage(registry: AdmitRegistry, message: PushMessage, rules: AdmitRules): Promise<Admission[]> {
   const logType = message.attributes.log_type;
   const known = logType !== undefined && registry.latestVersion(logType) !== undefined ? logType : undefined;
@@ -101,6 +119,10 @@ export async function admitMessage(registry: AdmitRegistry, message: PushMessage
 
   const decoded = await decodeBatch(message.attributes, message.data);
   if (!decoded.ok) return rejectWhole({ path: '', message: decoded.reason });
+  if (message.attributes.kind === 'rejected') return decoded.lines.map((line, i) => admitRejected(message, line, i, known));
+  if (message.attributes.kind !== undefined && message.attributes.kind !== 'events') {
+    return rejectWhole({ path: '/kind', message: `attribute kind must be events or rejected, got "${message.attributes.kind}"` });
+  }
   const route = routeOf(registry, message);
   if ('path' in route) return rejectWhole(route);
   const single = decoded.encoding === 'json';

@@ -1,4 +1,4 @@
-import { toMicros, type FieldError } from '@strata/schemas';
+import { toMicros, UNKNOWN_LOG_TYPE, type FieldError } from '@strata/schemas';
 import type { PushMessage } from './push-message.js';
 
 /**
@@ -8,7 +8,6 @@ import type { PushMessage } from './push-message.js';
  * Nothing is silently dropped.
  */
 export const QUARANTINE_ROOT = 'quarantine';
-export const UNKNOWN_LOG_TYPE = '_unknown';
 export const QUARANTINE_CONTENT_TYPE = 'application/x-ndjson';
 
 export interface QuarantineGroup {
