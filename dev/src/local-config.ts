@@ -1,5 +1,8 @@
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+const DEV_KEY = 'dev-key';
 
 /**
  * The names the local stack gives the cloud resources that `pulumi up` creates in a real project.
@@ -13,7 +16,19 @@ export const LOCAL = {
   // Dead-lettered messages are held here so nothing is lost locally either.
   deadLetterSubscription: 'strata-events-dead-letter-hold',
   bucket: 'strata-lake',
-  apiKey: 'dev-key',
+  apiKey: DEV_KEY,
+  // ingest's INGEST_KEYS: the dev key by its SHA-256, as keys are configured in the cloud. Every log
+  // type; a browser key for a test page served on port 8080 (e.g. `python3 -m http.server 8080`),
+  // exact origins since keys take no wildcards; clients without Origin (tests, benches, curl) use
+  // it too. The rate is far above what a local bench sends, so no measurement is throttled.
+  ingestKeys: JSON.stringify([
+    {
+      name: 'local-dev',
+      sha256: createHash('sha256').update(DEV_KEY).digest('hex'),
+      origins: ['http://localhost:8080', 'http://127.0.0.1:8080'],
+      rate: { points: 10_000_000, durationSeconds: 1 },
+    },
+  ]),
   piiHashSecret: 'local-only-pii-secret-not-for-production',
   pushServiceAccount: 'pubsub-push@strata-local.iam.gserviceaccount.com',
   schedulerServiceAccount: 'scheduler@strata-local.iam.gserviceaccount.com',

@@ -160,7 +160,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     // A fixed local secret: hashes stay stable across restarts of the local stack (never used in the cloud).
     const common = { ...clientEnv, LOG_LEVEL: options.logLevel ?? 'info', OIDC_CERTS_URL: pubsubEmulator.certsUrl, PII_HASH_SECRET: LOCAL.piiHashSecret };
     const envs: Record<ServiceName, Record<string, string>> = {
-      ingest: { ...common, PORT: String(ports.ingest), PUBSUB_TOPIC: LOCAL.topic, INGEST_API_KEYS: LOCAL.apiKey },
+      ingest: { ...common, PORT: String(ports.ingest), PUBSUB_TOPIC: LOCAL.topic, INGEST_KEYS: LOCAL.ingestKeys },
       writer: {
         ...common,
         PORT: String(ports.writer),

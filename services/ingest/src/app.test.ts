@@ -1,11 +1,12 @@
 import { createLogger } from '@strata/runtime';
-import { createPiiHasher, decodeBatch, loadBundledSchemas, loadEnvelope } from '@strata/schemas';
+import { createPiiHasher, decodeBatch, DEFAULT_EVENT_TIME_WINDOW, loadBundledSchemas, loadEnvelope } from '@strata/schemas';
 import { createRegistrySource } from '@strata/schemas/postgres';
 import { makeEvent } from '@strata/test';
 import request from 'supertest';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from './app.js';
 import { FakePublisher } from './publisher.fake.js';
+import { testKeys } from './keys.fake.js';
 
 const silent = createLogger({ service: 'ingest', level: 'silent' });
 const registry = createRegistrySource({ bundled: loadBundledSchemas(), envelope: loadEnvelope(), ttlMs: 30_000, logger: silent });
@@ -20,7 +21,7 @@ describe('POST /v1/events', () => {
     publisher = new FakePublisher();
     ids = 0;
     app = createApp({
-      config: { apiKeys: [KEY], maxEventsPerRequest: 3, maxBodyBytes: 10_000, projectId: 'p' },
+      config: { keys: testKeys(KEY), maxEventsPerRequest: 3, maxBodyBytes: 10_000, maxDecodedBytes: 100_000, projectId: 'p', eventTimeWindow: DEFAULT_EVENT_TIME_WINDOW },
       registry,
       publisher,
       hash: createPiiHasher('test-secret-0123456789'),
@@ -33,10 +34,21 @@ describe('POST /v1/events', () => {
   /** Every event published so far, decoded from the batch messages, with its message's attributes. */
   const publishedEvents = async () => {
     const out: Array<{ attributes: Record<string, string>; event: Record<string, unknown> }> = [];
-    for (const message of publisher.published) {
+    for (const message of publisher.published.filter((m) => m.attributes.kind !== 'rejected')) {
       const decoded = await decodeBatch(message.attributes, message.data);
       if (!decoded.ok) throw new Error(decoded.reason);
       for (const line of decoded.lines) if (line.ok) out.push({ attributes: message.attributes, event: line.value as Record<string, unknown> });
+    }
+    return out;
+  };
+
+  /** The lines of the "rejected" messages published so far, which the writer files in quarantine. */
+  const rejectedLines = async () => {
+    const out: Array<{ attributes: Record<string, string>; line: Record<string, unknown> }> = [];
+    for (const message of publisher.published.filter((m) => m.attributes.kind === 'rejected')) {
+      const decoded = await decodeBatch(message.attributes, message.data);
+      if (!decoded.ok) throw new Error(decoded.reason);
+      for (const line of decoded.lines) if (line.ok) out.push({ attributes: message.attributes, line: line.value as Record<string, unknown> });
     }
     return out;
   };
@@ -51,7 +63,7 @@ describe('POST /v1/events', () => {
     const order = { log_type: 'order_event', event: 'order_paid', ts: '2026-11-21T10:00:00Z', order_id: 'o-1' };
     const res = await post([makeEvent({ user_id: 'u1' }), order, makeEvent({ event_id: 'mine', schema_version: 1 })]);
     expect(res.status).toBe(202);
-    expect(res.body).toEqual({ accepted: 3, event_ids: ['id-1', 'id-2', 'mine'] });
+    expect(res.body).toEqual({ accepted: 3, event_ids: ['id-1', 'id-2', 'mine'], rejected: [] });
     expect(publisher.published).toHaveLength(2);
     const [users, orders] = publisher.published;
     // The versions differ, so the message names none; each event carries its own.
@@ -66,22 +78,60 @@ describe('POST /v1/events', () => {
     expect(events[0]!.event).not.toHaveProperty('log_type');
   });
 
-  it('rejects the whole batch with per-event errors naming index, path and rule', async () => {
-    const res = await post([makeEvent(), makeEvent({ ts: 'yesterday', price: 'cheap' }), { event: 'x' }]);
-    expect(res.status).toBe(400);
-    expect(res.body.errors).toEqual(
-      expect.arrayContaining([
-        { index: 1, path: '/ts', message: 'must match format "date-time"' },
-        { index: 1, path: '/price', message: 'must be number' },
-        { index: 2, path: '/log_type', message: 'is required and must be a string' },
-      ]),
-    );
+  it('accepts the valid events and keeps the invalid ones for quarantine, answering which and why', async () => {
+    const bad = makeEvent({ ts: 'yesterday', price: 'cheap' });
+    const res = await post([makeEvent(), bad, { event: 'x' }]);
+    expect(res.status).toBe(202);
+    expect(res.body.accepted).toBe(1);
+    expect(res.body.event_ids).toEqual(['id-1', null, null]);
+    expect(res.body.rejected).toEqual([
+      { index: 1, errors: expect.arrayContaining([{ path: '/ts', message: 'must match format "date-time"' }, { path: '/price', message: 'must be number' }]) },
+      { index: 2, errors: [{ path: '/log_type', message: 'is required and must be a string' }] },
+    ]);
+    expect((await publishedEvents()).map((e) => e.event.event_id)).toEqual(['id-1']);
+    // Nothing is lost: the rejected events travel on, flagged, with their reasons, as sent.
+    const kept = await rejectedLines();
+    expect(kept.map((k) => [k.attributes.log_type, k.attributes.kind, k.line.index, k.line.event_id])).toEqual([
+      ['user_action', 'rejected', 1, 'id-2'],
+      ['_unknown', 'rejected', 2, undefined],
+    ]);
+    expect(kept[0]!.line.data).toEqual(bad);
+  });
+
+  it('answers all or nothing with ?atomic=true or Strata-Atomic: true', async () => {
+    const body = [makeEvent(), makeEvent({ ts: 'yesterday', price: 'cheap' }), { event: 'x' }];
+    for (const req of [request(app).post('/v1/events?atomic=true'), request(app).post('/v1/events').set('strata-atomic', 'true')]) {
+      const res = await req.set('x-api-key', KEY).send(body);
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({ error: 'invalid_events', reason: '2 of 3 events are invalid; nothing was published (atomic)' });
+      expect(res.body.errors).toEqual(
+        expect.arrayContaining([
+          { index: 1, path: '/ts', message: 'must match format "date-time"' },
+          { index: 1, path: '/price', message: 'must be number' },
+          { index: 2, path: '/log_type', message: 'is required and must be a string' },
+        ]),
+      );
+    }
     expect(publisher.published).toHaveLength(0);
+  });
+
+  it('rejects an event outside the time window into quarantine, naming the window', async () => {
+    const res = await post([makeEvent({ ts: '2026-11-01T00:00:00Z' }), makeEvent({ ts: '0000-01-01T00:00:00Z' })]);
+    expect(res.status).toBe(202);
+    expect(res.body.rejected).toEqual([
+      { index: 0, errors: [{ path: '/ts', message: 'is more than 7 days before the event was received (2026-11-21T12:00:00.000Z)' }] },
+      { index: 1, errors: [{ path: '/ts', message: 'must match format "date-time"' }] },
+    ]);
+  });
+
+  it('refuses an explicit null event_id rather than replacing it', async () => {
+    const res = await post([makeEvent({ event_id: null })]);
+    expect(res.body.rejected).toEqual([{ index: 0, errors: [{ path: '/event_id', message: 'must be string' }] }]);
   });
 
   it('rejects unknown fields for a log type that says reject, and keeps them where it says keep', async () => {
     const order = { log_type: 'order_event', event: 'order_paid', ts: '2026-11-21T10:00:00Z', order_id: 'o-1', coupon: 'X' };
-    expect((await post([order])).body.errors).toEqual([{ index: 0, path: '/coupon', message: 'is not a known field' }]);
+    expect((await post([order])).body.rejected).toEqual([{ index: 0, errors: [{ path: '/coupon', message: 'is not a known field' }] }]);
     expect((await post([makeEvent({ coupon: 'X' })])).status).toBe(202);
     expect((await publishedEvents())[0]!.event.coupon).toBe('X');
   });
@@ -100,21 +150,25 @@ describe('POST /v1/events', () => {
 
   it('names an unknown log type and a bad schema_version', async () => {
     const res = await post([makeEvent({ log_type: 'nope' }), makeEvent({ schema_version: 9 }), makeEvent({ schema_version: 'one' })]);
-    expect(res.status).toBe(400);
-    expect(res.body.errors[0]).toMatchObject({ index: 0, path: '/log_type', message: expect.stringContaining('unknown log type "nope"') });
-    expect(res.body.errors[1]).toMatchObject({ index: 1, path: '/schema_version', message: expect.stringContaining('unknown version 9') });
-    expect(res.body.errors[2]).toMatchObject({ index: 2, path: '/schema_version', message: 'must be a positive integer' });
+    expect(res.status).toBe(202);
+    const [unknown, version, malformed] = res.body.rejected;
+    expect(unknown).toMatchObject({ index: 0, errors: [{ path: '/log_type', message: expect.stringContaining('unknown log type "nope"') }] });
+    expect(version).toMatchObject({ index: 1, errors: [{ path: '/schema_version', message: expect.stringContaining('unknown version 9') }] });
+    expect(malformed).toMatchObject({ index: 2, errors: [{ path: '/schema_version', message: 'must be a positive integer' }] });
   });
 
   it.each([
-    ['not an array', { event: 'x' }, 'body must be a JSON array of events'],
     ['empty', [], 'body must contain at least one event'],
     ['too many', [makeEvent(), makeEvent(), makeEvent(), makeEvent()], 'at most 3 events per request, got 4'],
-    ['not objects', [1], 'must be a JSON object'],
   ])('answers 400 for a body that is %s', async (_name, body, message) => {
     const res = await post(body);
     expect(res.status).toBe(400);
-    expect(res.body.errors[0].message).toBe(message);
+    expect(res.body).toMatchObject({ error: 'invalid_request', reason: message });
+  });
+
+  it('keeps an array element that is not an object for quarantine too', async () => {
+    expect((await post([1])).body.rejected).toEqual([{ index: 0, errors: [{ path: '', message: 'must be a JSON object' }] }]);
+    expect((await rejectedLines())[0]!.line).toMatchObject({ index: 0, data: 1 });
   });
 
   it('answers 400 in JSON for malformed JSON and 413 for an oversized body', async () => {
@@ -123,7 +177,7 @@ describe('POST /v1/events', () => {
     expect(bad.body.reason).toMatch(/^body is not valid JSON/);
     const big = await post(JSON.stringify([makeEvent({ properties: { blob: 'x'.repeat(20_000) } })]));
     expect(big.status).toBe(413);
-    expect(big.body.reason).toBe('body is larger than 10000 bytes');
+    expect(big.body).toMatchObject({ error: 'payload_too_large', reason: expect.stringMatching(/^body is larger than the limit of 10000 bytes/) });
   });
 
   it('requires a known API key, by header or by query for sendBeacon', async () => {
@@ -165,7 +219,7 @@ describe('POST /v1/events', () => {
   it('answers 503 with Connection: close once stopping, publishing nothing', async () => {
     let stopping = false;
     const stoppable = createApp({
-      config: { apiKeys: [KEY], maxEventsPerRequest: 3, maxBodyBytes: 10_000, projectId: 'p' },
+      config: { keys: testKeys(KEY), maxEventsPerRequest: 3, maxBodyBytes: 10_000, maxDecodedBytes: 100_000, projectId: 'p', eventTimeWindow: DEFAULT_EVENT_TIME_WINDOW },
       registry,
       publisher,
       hash: createPiiHasher('test-secret-0123456789'),

@@ -1,14 +1,18 @@
 import express, { type Express } from 'express';
 import { healthz, jsonErrors, notFound, refuseWhileStopping, sendError, traceFields, type Logger } from '@strata/runtime';
 import type { PiiHasher, Registry } from '@strata/schemas';
-import { requireApiKey } from './api-key.js';
+import { authenticate, authenticatedKey, redactedUrl } from './authenticate.js';
+import { createBodyReader } from './body.js';
 import type { IngestConfig } from './config.js';
+import { createCors } from './cors.js';
+import { allowsLogType, createKeyRegistry, forbiddenLogTypeReason } from './keys.js';
+import { createRateLimiter, sendRateLimited } from './rate-limit.js';
 import { prepareEvents } from './prepare.js';
 import { publishEvents } from './publish-events.js';
 import type { EventPublisher } from './publisher.js';
 
 export interface IngestDeps {
-  config: Pick<IngestConfig, 'apiKeys' | 'maxEventsPerRequest' | 'maxBodyBytes' | 'projectId'>;
+  config: Pick<IngestConfig, 'keys' | 'maxEventsPerRequest' | 'maxBodyBytes' | 'maxDecodedBytes' | 'projectId' | 'eventTimeWindow'>;
   /** Asked per request, so versions published while the service runs are served within the source's TTL. */
   registry: { current(): Promise<Registry> };
   publisher: EventPublisher;
@@ -29,31 +33,67 @@ export function createApp(deps: IngestDeps): Express {
   const app = express();
   app.disable('x-powered-by');
 
-  // sendBeacon posts strings as text/plain; both carry the same JSON array.
-  const json = express.json({ limit: config.maxBodyBytes, type: ['application/json', 'text/plain'], strict: false });
+  // JSON arrays, batch objects with `common`, NDJSON and sendBeacon's text/plain; gzip and deflate.
+  const body = createBodyReader({ maxBodyBytes: config.maxBodyBytes, maxDecodedBytes: config.maxDecodedBytes });
+  const keys = createKeyRegistry(config.keys);
+  const cors = createCors(keys.origins);
+  const limiter = createRateLimiter();
 
   const refuseStopping = refuseWhileStopping(stopping, 'ingest is shutting down; retry in a few seconds', Number(RETRY_AFTER_SECONDS));
-  app.post('/v1/events', refuseStopping, requireApiKey(config.apiKeys), json, async (req, res) => {
-    const log = logger.child(traceFields(req.get('x-cloud-trace-context'), config.projectId));
-    const prepared = prepareEvents(req.body, { registry: await registry.current(), hash, newId, now, maxEvents: config.maxEventsPerRequest });
-    if (!prepared.ok) {
-      log.info({ rejected: prepared.errors.length }, 'events rejected');
-      sendError(res, 400, 'invalid_events', describeErrors(prepared.errors.length), { errors: prepared.errors });
+  app.options('/v1/events', cors.preflight);
+  // CORS headers first, so an allowed page can read its 401, 403 and 429 answers too.
+  app.post('/v1/events', refuseStopping, cors.headers, authenticate(keys), limiter.admit, body, async (req, res) => {
+    const key = authenticatedKey(res);
+    // Never the key itself: it may be in the query string (sendBeacon).
+    const log = logger.child({ ...traceFields(req.get('x-cloud-trace-context'), config.projectId), key: key.name, url: redactedUrl(req) });
+    const forbidden = forbiddenIndex(req.body, (logType) => allowsLogType(key, logType));
+    if (forbidden) {
+      sendError(res, 403, 'forbidden_log_type', `event ${forbidden.index}: ${forbiddenLogTypeReason(key, forbidden.logType)}`, { index: forbidden.index });
       return;
     }
-    const { events } = prepared;
-    const eventIds = events.map((e) => e.eventId);
-    const report = await publishEvents(events, publisher);
+    const prepared = prepareEvents(req.body, {
+      registry: await registry.current(),
+      hash,
+      newId,
+      now,
+      maxEvents: config.maxEventsPerRequest,
+      window: config.eventTimeWindow,
+      defaultSource: key.name,
+    });
+    if (!prepared.ok) {
+      log.info({ rejected: prepared.errors.length }, 'request rejected');
+      sendError(res, 400, 'invalid_request', prepared.errors[0]!.message, { errors: prepared.errors });
+      return;
+    }
+    const { events, rejected } = prepared;
+    // Every event counts against the key's rate, the rejected ones too: they are published to quarantine.
+    const rate = await limiter.consumeEvents(key, events.length + rejected.length);
+    if (!rate.ok) {
+      sendRateLimited(res, key, rate.retryAfterSeconds);
+      return;
+    }
+    // Atomic: all or nothing, for producers that would rather fix and resend the whole batch.
+    if (rejected.length > 0 && (req.query.atomic === 'true' || req.get('strata-atomic') === 'true')) {
+      const errors = rejected.flatMap((r) => r.errors.map((e) => ({ index: r.index, ...e })));
+      log.info({ rejected: rejected.length }, 'events rejected');
+      sendError(res, 400, 'invalid_events', `${rejected.length} of ${events.length + rejected.length} events are invalid; nothing was published (atomic)`, { errors });
+      return;
+    }
+    const total = events.length + rejected.length;
+    // Index-aligned with the request; null for an event that was not accepted.
+    const eventIds: Array<string | null> = Array.from({ length: total }, () => null);
+    for (const e of events) eventIds[e.index] = e.eventId;
+    const report = await publishEvents(events, rejected, publisher);
     if (report.kind === 'too_large') {
-      log.info({ rejected: report.errors.length }, 'events rejected');
-      sendError(res, 400, 'invalid_events', describeErrors(report.errors.length), { errors: report.errors });
+      log.info({ rejected: report.errors.length }, 'request rejected');
+      sendError(res, 413, 'event_too_large', report.errors[0]!.message, { errors: report.errors });
       return;
     }
     if (report.kind === 'partial') {
-      // Not every event is durable, so the request is not accepted. The published ones are in
-      // Pub/Sub already: the answer lists every event_id, so a retry that sends them again with
-      // these ids is removed by dedup instead of becoming a second row.
-      const published = events.length - report.unpublished.length;
+      // Not everything is durable, so the request is not accepted. What was published is in
+      // Pub/Sub already: the answer lists every event_id, so a retry that sends the events again
+      // with these ids is removed by dedup instead of becoming a second row.
+      const published = total - report.unpublished.length;
       log.error({ err: report.error, messages: report.messages, failedMessages: report.failedMessages, published }, 'publish failed');
       res.set('retry-after', RETRY_AFTER_SECONDS);
       sendError(
@@ -62,14 +102,15 @@ export function createApp(deps: IngestDeps): Express {
         'unavailable',
         published === 0
           ? 'could not publish to Pub/Sub; nothing was accepted, retry later'
-          : `could not publish ${report.unpublished.length} of ${events.length} events to Pub/Sub; retry the request with the event_ids given, so the ${published} already published are deduplicated`,
+          : `could not publish ${report.unpublished.length} of ${total} events to Pub/Sub; retry the request with the event_ids given, so the ${published} already published are deduplicated`,
         { published, event_ids: eventIds, unpublished: report.unpublished },
       );
       return;
     }
-    // The local stack counts these lines; keep the message and fields stable.
+    // The local stack counts these lines; keep the messages and fields stable.
     log.info({ accepted: events.length, published: events.length, messages: report.messages }, 'events accepted');
-    res.status(202).json({ accepted: events.length, event_ids: eventIds });
+    if (rejected.length > 0) log.info({ rejected: rejected.length }, 'events rejected');
+    res.status(202).json({ accepted: events.length, event_ids: eventIds, rejected: rejected.map((r) => ({ index: r.index, errors: r.errors })) });
   });
 
   app.get('/healthz', healthz(() => ({ ok: !stopping() })));
@@ -78,6 +119,12 @@ export function createApp(deps: IngestDeps): Express {
   return app;
 }
 
-function describeErrors(count: number): string {
-  return `${count} problem${count === 1 ? '' : 's'} in the events; nothing was published (see errors: index, path, message)`;
+/** The first event naming a log type the key may not write: the whole request is refused (403). */
+function forbiddenIndex(body: unknown, allowed: (logType: string) => boolean): { index: number; logType: string } | undefined {
+  if (!Array.isArray(body)) return undefined;
+  for (let index = 0; index < body.length; index++) {
+    const logType = (body[index] as { log_type?: unknown } | null)?.log_type;
+    if (typeof logType === 'string' && !allowed(logType)) return { index, logType };
+  }
+  return undefined;
 }

@@ -1,17 +1,41 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from './config.js';
+import { keyDigest } from './keys.js';
 
 describe('loadConfig', () => {
-  const base = { INGEST_API_KEYS: 'a, b', GOOGLE_CLOUD_PROJECT: 'p', PII_HASH_SECRET: 'test-secret-0123456789' };
+  const KEYS = JSON.stringify([{ name: 'web', sha256: keyDigest('k1'), origins: ['https://shop.example'] }]);
+  const base = { INGEST_KEYS: KEYS, GOOGLE_CLOUD_PROJECT: 'p', PII_HASH_SECRET: 'test-secret-0123456789' };
 
   it('parses defaults and lists', () => {
-    expect(loadConfig(base)).toMatchObject({ apiKeys: ['a', 'b'], topic: 'strata-events', port: 8081, maxEventsPerRequest: 500 });
+    expect(loadConfig(base)).toMatchObject({ topic: 'strata-events', port: 8081, maxEventsPerRequest: 500 });
+    expect(loadConfig(base).keys).toEqual([
+      { name: 'web', sha256: keyDigest('k1'), origins: ['https://shop.example'], rate: { points: 1000, durationSeconds: 1 } },
+    ]);
+  });
+
+  it('reads the keys from INGEST_KEYS_FILE (a mounted secret)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ingest-keys-'));
+    const file = join(dir, 'keys.json');
+    writeFileSync(file, KEYS);
+    const { INGEST_KEYS: _, ...rest } = base;
+    try {
+      expect(loadConfig({ ...rest, INGEST_KEYS_FILE: file }).keys.map((k) => k.name)).toEqual(['web']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it.each([
-    [{ GOOGLE_CLOUD_PROJECT: 'p' }, 'INGEST_API_KEYS is required'],
-    [{ INGEST_API_KEYS: 'a', GOOGLE_CLOUD_PROJECT: 'p' }, 'PII_HASH_SECRET is required but not set'],
-    [{ INGEST_API_KEYS: 'a' }, 'GOOGLE_CLOUD_PROJECT is required but not set'],
+    [{ GOOGLE_CLOUD_PROJECT: 'p', PII_HASH_SECRET: 'x' }, 'INGEST_KEYS or INGEST_KEYS_FILE is required'],
+    [{ ...base, INGEST_KEYS_FILE: '/k.json' }, 'set INGEST_KEYS or INGEST_KEYS_FILE, not both'],
+    [{ ...base, INGEST_KEYS: 'a,b' }, 'INGEST_KEYS is not valid JSON'],
+    [{ ...base, INGEST_KEYS: '[{"name":"web","sha256":"k1"}]' }, 'INGEST_KEYS[0] ("web").sha256 must be the 64 hex digits'],
+    [{ GOOGLE_CLOUD_PROJECT: 'p', PII_HASH_SECRET: 'x', INGEST_KEYS_FILE: '/nonexistent/keys.json' }, 'INGEST_KEYS_FILE: cannot read /nonexistent/keys.json'],
+    [{ INGEST_KEYS: KEYS, GOOGLE_CLOUD_PROJECT: 'p' }, 'PII_HASH_SECRET is required but not set'],
+    [{ INGEST_KEYS: KEYS }, 'GOOGLE_CLOUD_PROJECT is required but not set'],
     [{ ...base, PORT: 'eighty' }, 'PORT must be an integer, got "eighty"'],
     [{ ...base, INGEST_MAX_EVENTS: '0' }, 'INGEST_MAX_EVENTS must be between 1 and 10000, got 0'],
   ])('fails fast naming the variable (%#)', (env, message) => {

@@ -1,12 +1,17 @@
-import { readInt, readList, requireString, optionalString, ConfigError, type Env } from '@strata/runtime';
+import { readInt, requireString, optionalString, type Env } from '@strata/runtime';
+import { readEventTimeWindow, type EventTimeWindow } from '@strata/schemas';
+import { loadKeys, type KeyConfig } from './keys.js';
 
 export interface IngestConfig {
   port: number;
   projectId: string;
   topic: string;
-  apiKeys: string[];
+  /** The accepted API keys, by SHA-256, from INGEST_KEYS (JSON) or INGEST_KEYS_FILE (a mounted secret); see keys.ts. */
+  keys: KeyConfig[];
   maxEventsPerRequest: number;
   maxBodyBytes: number;
+  /** The most a gzip or deflate body may inflate to: a bomb gets 413 after this many bytes. */
+  maxDecodedBytes: number;
   logLevel: string;
   /** Key for the x-pii "hash" HMAC; keep it in Secret Manager. Rotating it changes every hash. */
   piiHashSecret: string;
@@ -14,22 +19,25 @@ export interface IngestConfig {
   schemaRegistryDatabaseUrl: string | undefined;
   /** A version published to the registry is served within this long. */
   schemaRegistryTtlMs: number;
+  /** How far an event's `ts` may lie from the receive time (EVENT_MAX_LATE_SECONDS, EVENT_MAX_FUTURE_SECONDS). */
+  eventTimeWindow: EventTimeWindow;
 }
 
 /** Parses the ingest service's whole configuration once; throws naming the bad variable. */
 export function loadConfig(env: Env = process.env): IngestConfig {
-  const apiKeys = readList(env, 'INGEST_API_KEYS');
-  if (apiKeys.length === 0) throw new ConfigError('INGEST_API_KEYS is required: a comma-separated list of accepted API keys');
+  const maxBodyBytes = readInt(env, 'INGEST_MAX_BODY_BYTES', 1_048_576, { min: 1024, max: 10_485_760 });
   return {
     port: readInt(env, 'PORT', 8081, { min: 0, max: 65535 }),
     projectId: requireString(env, 'GOOGLE_CLOUD_PROJECT'),
     topic: requireString(env, 'PUBSUB_TOPIC', 'strata-events'),
-    apiKeys,
+    keys: loadKeys(env),
     maxEventsPerRequest: readInt(env, 'INGEST_MAX_EVENTS', 500, { min: 1, max: 10_000 }),
-    maxBodyBytes: readInt(env, 'INGEST_MAX_BODY_BYTES', 1_048_576, { min: 1024, max: 10_485_760 }),
+    maxBodyBytes,
+    maxDecodedBytes: readInt(env, 'INGEST_MAX_DECODED_BYTES', 10 * 1_048_576, { min: maxBodyBytes, max: 64 * 1_048_576 }),
     logLevel: optionalString(env, 'LOG_LEVEL') ?? 'info',
     piiHashSecret: requireString(env, 'PII_HASH_SECRET'),
     schemaRegistryDatabaseUrl: optionalString(env, 'SCHEMA_REGISTRY_DATABASE_URL'),
     schemaRegistryTtlMs: readInt(env, 'SCHEMA_REGISTRY_TTL_MS', 30_000, { min: 100, max: 3_600_000 }),
+    eventTimeWindow: readEventTimeWindow(env),
   };
 }

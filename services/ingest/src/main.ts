@@ -1,12 +1,15 @@
 import { createServer } from 'node:http';
 import { closeServer, createLogger, createStop, listen, trapSignals } from '@strata/runtime';
 import { loadConfig } from './config.js';
+import { applyServerTimeouts } from './server-timeouts.js';
 import { wireIngest } from './wiring.js';
 
 const config = loadConfig();
 const logger = createLogger({ service: 'ingest', level: config.logLevel });
 const { app, pubsub, topic, registry, beginStopping } = wireIngest(config, logger);
 const server = createServer(app);
+// Before listen: a client that announces a body and stalls gets 408 instead of holding the connection.
+const timeouts = applyServerTimeouts(server);
 const stop = createStop(logger, {
   // Requests already in flight are answered (each only after its events are durable); new ones,
   // even on kept-alive connections, get 503 so the stop is bounded.
@@ -20,4 +23,4 @@ const stop = createStop(logger, {
 });
 trapSignals(stop);
 const port = await listen(server, config.port);
-logger.info({ port, topic: config.topic }, 'ingest listening');
+logger.info({ port, topic: config.topic, timeouts }, 'ingest listening');

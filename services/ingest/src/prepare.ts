@@ -1,5 +1,5 @@
 import { isObject } from '@strata/runtime';
-import { protectPii, type FieldError, type PiiHasher, type Registry } from '@strata/schemas';
+import { checkEventTime, protectPii, type EventTimeWindow, type FieldError, type PiiHasher, type Registry } from '@strata/schemas';
 
 /**
  * Turns a request body into validated, PII-protected events ready to publish, or per-event errors.
@@ -22,7 +22,23 @@ export interface PreparedEvent {
   event: Record<string, unknown>;
 }
 
-export type PrepareResult = { ok: true; events: PreparedEvent[] } | { ok: false; errors: EventError[] };
+/** An event that cannot be stored as it is: kept in quarantine with its reasons, never dropped. */
+export interface RejectedEvent {
+  index: number;
+  /** Its log type when Strata knows it; quarantined under `_unknown` otherwise. */
+  logType: string | undefined;
+  errors: FieldError[];
+  /** The event as the producer sent it. */
+  data: unknown;
+  /** The id it had or was given, so a replay after a fix dedups against anything else. */
+  eventId: string | undefined;
+}
+
+export type PrepareResult =
+  /** Per event: accepted, or rejected with its reasons. */
+  | { ok: true; events: PreparedEvent[]; rejected: RejectedEvent[] }
+  /** The request as a whole is unusable (not an array, empty, too many events): nothing is kept. */
+  | { ok: false; errors: EventError[] };
 
 export interface PrepareDeps {
   registry: Registry;
@@ -30,6 +46,10 @@ export interface PrepareDeps {
   newId: () => string;
   now: () => Date;
   maxEvents: number;
+  /** How far `ts` may lie from the receive time. */
+  window: EventTimeWindow;
+  /** The event's `source` unless the producer set one: the name of the key it came with. */
+  defaultSource?: string;
 }
 
 function routing(raw: Record<string, unknown>): { logType?: string; version?: number; error?: FieldError } {
@@ -48,28 +68,32 @@ export function prepareEvents(body: unknown, deps: PrepareDeps): PrepareResult {
   if (body.length > deps.maxEvents) {
     return { ok: false, errors: [{ index: -1, path: '', message: `at most ${deps.maxEvents} events per request, got ${body.length}` }] };
   }
-  const receivedAt = deps.now().toISOString();
-  const errors: EventError[] = [];
+  const now = deps.now();
+  const receivedAt = now.toISOString();
+  const rejected: RejectedEvent[] = [];
   const prepared: PreparedEvent[] = [];
   body.forEach((raw, index) => {
-    if (!isObject(raw)) {
-      errors.push({ index, path: '', message: 'must be a JSON object' });
-      return;
-    }
+    const reject = (errors: FieldError[], logType?: string, eventId?: unknown) =>
+      rejected.push({ index, logType, errors, data: raw, eventId: typeof eventId === 'string' ? eventId : undefined });
+    if (!isObject(raw)) return reject([{ path: '', message: 'must be a JSON object' }]);
     const route = routing(raw);
-    if (route.error || !route.logType) {
-      errors.push({ index, ...route.error! });
-      return;
-    }
+    const known = typeof raw.log_type === 'string' && deps.registry.latestVersion(raw.log_type) !== undefined ? raw.log_type : undefined;
+    if (route.error || !route.logType) return reject([route.error!], known, raw.event_id);
     const { log_type: _logType, ...fields } = raw;
     // The version validated against is stored with the event: the latest unless the producer pinned one.
     const version = route.version ?? deps.registry.latestVersion(route.logType);
-    const event = { ...fields, event_id: fields.event_id ?? deps.newId(), received_at: receivedAt, ...(version ? { schema_version: version } : {}) };
+    // Only an absent event_id is assigned one: an explicit null is the producer's mistake, and says so.
+    const event = {
+      ...fields,
+      event_id: fields.event_id === undefined ? deps.newId() : fields.event_id,
+      received_at: receivedAt,
+      ...(fields.source === undefined && deps.defaultSource ? { source: deps.defaultSource } : {}),
+      ...(version ? { schema_version: version } : {}),
+    };
     const result = deps.registry.validate(route.logType, version, event);
-    if (!result.ok) {
-      errors.push(...result.errors.map((e) => ({ index, ...e })));
-      return;
-    }
+    if (!result.ok) return reject(result.errors, known, event.event_id);
+    const late = checkEventTime(String(result.event.ts), now.getTime(), deps.window);
+    if (late) return reject([late], known, event.event_id);
     prepared.push({
       index,
       logType: result.logType,
@@ -78,6 +102,5 @@ export function prepareEvents(body: unknown, deps: PrepareDeps): PrepareResult {
       event: protectPii(result.event, deps.registry.piiRules(result.logType, result.version), deps.hash),
     });
   });
-  // All or nothing: a producer retrying a half-accepted batch would duplicate the accepted half.
-  return errors.length ? { ok: false, errors } : { ok: true, events: prepared };
+  return { ok: true, events: prepared, rejected };
 }

@@ -1,41 +1,57 @@
-import { BatchEncodeError, encodeBatches, type FieldError } from '@strata/schemas';
-import type { PreparedEvent } from './prepare.js';
-import type { EventPublisher } from './publisher.js';
+import { BatchEncodeError, encodeBatches, UNKNOWN_LOG_TYPE, type FieldError, type RejectedLine } from '@strata/schemas';
+import type { PreparedEvent, RejectedEvent } from './prepare.js';
+import type { EventPublisher, OutgoingMessage } from './publisher.js';
 
 /** The `source` attribute of everything ingest publishes. */
 export const INGEST_SOURCE = 'ingest';
 
 export type PublishReport =
-  /** Every event is durable in Pub/Sub. */
+  /** Every event, accepted or rejected, is durable in Pub/Sub. */
   | { kind: 'published'; messages: number }
   /** Some or all messages were refused; `unpublished` are request indexes, in order. */
   | { kind: 'partial'; messages: number; failedMessages: number; unpublished: number[]; error: unknown }
   /** An event no Pub/Sub message can carry. */
   | { kind: 'too_large'; errors: Array<FieldError & { index: number }> };
 
+interface Group {
+  logType: string;
+  kind: 'events' | 'rejected';
+  lines: Record<string, unknown>[];
+  /** Request index of each line. */
+  indexes: number[];
+}
+
 /**
- * A request's events → one batch message per log type (split by size, see BATCH_LIMITS) → Pub/Sub.
- * Events keep their request order within each message.
+ * A request's events → one batch message per log type (split by size, see BATCH_LIMITS), and its
+ * rejected events → one "rejected" message per log type, which the writer files in quarantine →
+ * Pub/Sub. Events keep their request order within each message.
  */
-export async function publishEvents(events: PreparedEvent[], publisher: EventPublisher): Promise<PublishReport> {
-  const byLogType = new Map<string, PreparedEvent[]>();
-  for (const e of events) {
-    const group = byLogType.get(e.logType);
-    if (group) group.push(e);
-    else byLogType.set(e.logType, [e]);
+export async function publishEvents(events: PreparedEvent[], rejected: RejectedEvent[], publisher: EventPublisher): Promise<PublishReport> {
+  const groups = new Map<string, Group>();
+  const add = (kind: Group['kind'], logType: string, line: Record<string, unknown>, index: number) => {
+    const key = `${kind}/${logType}`;
+    let group = groups.get(key);
+    if (!group) groups.set(key, (group = { logType, kind, lines: [], indexes: [] }));
+    group.lines.push(line);
+    group.indexes.push(index);
+  };
+  for (const e of events) add('events', e.logType, e.event, e.index);
+  for (const r of rejected) {
+    const line: RejectedLine = { reasons: r.errors, index: r.index, data: r.data, ...(r.eventId ? { event_id: r.eventId } : {}) };
+    add('rejected', r.logType ?? UNKNOWN_LOG_TYPE, line as unknown as Record<string, unknown>, r.index);
   }
 
-  const messages = [];
+  const messages: OutgoingMessage[] = [];
   const carried: number[][] = [];
-  for (const [logType, group] of byLogType) {
+  for (const group of groups.values()) {
     try {
-      for (const message of await encodeBatches(logType, group.map((e) => e.event), { source: INGEST_SOURCE })) {
+      for (const message of await encodeBatches(group.logType, group.lines, { source: INGEST_SOURCE, kind: group.kind })) {
         messages.push({ data: message.data, attributes: message.attributes });
-        carried.push(message.indexes.map((i) => group[i]!.index));
+        carried.push(message.indexes.map((i) => group.indexes[i]!));
       }
     } catch (err) {
       if (!(err instanceof BatchEncodeError)) throw err;
-      return { kind: 'too_large', errors: [{ index: group[err.index]!.index, path: '', message: err.message }] };
+      return { kind: 'too_large', errors: [{ index: group.indexes[err.index]!, path: '', message: err.message }] };
     }
   }
 

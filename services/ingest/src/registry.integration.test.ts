@@ -1,11 +1,12 @@
 import { createLogger } from '@strata/runtime';
-import { loadBundledSchemas, loadEnvelope, type LogTypeVersion, createPiiHasher } from '@strata/schemas';
+import { DEFAULT_EVENT_TIME_WINDOW, loadBundledSchemas, loadEnvelope, type LogTypeVersion, createPiiHasher } from '@strata/schemas';
 import { createRegistryPool, createRegistrySource, publishSchemas, type RegistrySource } from '@strata/schemas/postgres';
 import { resetTestDatabase, testDatabase, type TestDatabase } from '@strata/dev/postgres';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp } from './app.js';
 import { FakePublisher } from './publisher.fake.js';
+import { testKeys } from './keys.fake.js';
 
 const KEY = 'test-key';
 const TTL = 300;
@@ -35,15 +36,16 @@ describe('ingest with the schema registry in PostgreSQL', () => {
     registry = createRegistrySource({ bundled: loadBundledSchemas(), envelope, pool: createRegistryPool(db.url, silent), ttlMs: TTL, logger: silent });
     const publisher = new FakePublisher();
     const app = createApp({
-      config: { apiKeys: [KEY], maxEventsPerRequest: 10, maxBodyBytes: 100_000, projectId: 'p' },
+      config: { keys: testKeys(KEY), maxEventsPerRequest: 10, maxBodyBytes: 100_000, maxDecodedBytes: 1_000_000, projectId: 'p', eventTimeWindow: DEFAULT_EVENT_TIME_WINDOW },
       registry,
       publisher,
       hash: createPiiHasher('test-secret-0123456789'),
       logger: silent,
       newId: () => 'id-1',
     });
-    const event = { log_type: 'test_signup', event: 'signed_up', ts: '2026-11-21T10:00:00Z', user_id: 'u1', plan: 'pro' };
-    const post = () => request(app).post('/v1/events').set('x-api-key', KEY).send([event]);
+    const event = { log_type: 'test_signup', event: 'signed_up', ts: new Date().toISOString(), user_id: 'u1', plan: 'pro' };
+    // Atomic, so "accepted" means the event itself, not its quarantined copy.
+    const post = () => request(app).post('/v1/events?atomic=true').set('x-api-key', KEY).send([event]);
 
     const before = await post();
     expect(before.status).toBe(400);
