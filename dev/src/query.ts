@@ -3,7 +3,7 @@
  * the BigQuery external tables are, reading the hive partitions (log_type, dt, hr) from the paths.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import Table from 'cli-table3';
 import { LAKE_ROOT } from '@strata/schemas';
@@ -42,7 +42,8 @@ if (isMain) {
     process.exit(2);
   }
   try {
-    const { columns, rows } = await queryLake(sql);
+    // The same data folder `npm start` was given (STRATA_DATA_DIR), else .strata/.
+    const { columns, rows } = await queryLake(sql, process.env.STRATA_DATA_DIR ? resolve(process.env.STRATA_DATA_DIR) : defaultDataDir);
     const table = new Table({ head: columns });
     for (const row of rows) table.push(row.map((v) => (v === null ? 'NULL' : typeof v === 'object' ? JSON.stringify(v) : String(v))));
     console.log(table.toString());
