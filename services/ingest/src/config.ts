@@ -12,6 +12,10 @@ export interface IngestConfig {
   maxBodyBytes: number;
   /** The most a gzip or deflate body may inflate to: a bomb gets 413 after this many bytes. */
   maxDecodedBytes: number;
+  /** A request is answered (503 at worst) within this long even when Pub/Sub is slow or down. */
+  publishTimeoutMs: number;
+  /** Bytes waiting for Pub/Sub before new requests get 503 at once: bounds memory while it is down. */
+  maxOutstandingPublishBytes: number;
   logLevel: string;
   /** Key for the x-pii "hash" HMAC; keep it in Secret Manager. Rotating it changes every hash. */
   piiHashSecret: string;
@@ -34,6 +38,8 @@ export function loadConfig(env: Env = process.env): IngestConfig {
     maxEventsPerRequest: readInt(env, 'INGEST_MAX_EVENTS', 500, { min: 1, max: 10_000 }),
     maxBodyBytes,
     maxDecodedBytes: readInt(env, 'INGEST_MAX_DECODED_BYTES', 10 * 1_048_576, { min: maxBodyBytes, max: 64 * 1_048_576 }),
+    publishTimeoutMs: readInt(env, 'INGEST_PUBLISH_TIMEOUT_MS', 10_000, { min: 100, max: 60_000 }),
+    maxOutstandingPublishBytes: readInt(env, 'INGEST_MAX_OUTSTANDING_BYTES', 64 * 1_048_576, { min: 1_048_576 }),
     logLevel: optionalString(env, 'LOG_LEVEL') ?? 'info',
     piiHashSecret: requireString(env, 'PII_HASH_SECRET'),
     schemaRegistryDatabaseUrl: optionalString(env, 'SCHEMA_REGISTRY_DATABASE_URL'),

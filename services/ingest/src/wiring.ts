@@ -28,7 +28,7 @@ export function wireIngest(config: IngestConfig, logger: Logger): IngestWiring {
   const app = createApp({
     config,
     registry,
-    publisher: createPubsubPublisher(topic),
+    publisher: createPubsubPublisher(topic, { timeoutMs: config.publishTimeoutMs, maxOutstandingBytes: config.maxOutstandingPublishBytes }),
     hash: createPiiHasher(config.piiHashSecret),
     logger,
     newId: ulid,
