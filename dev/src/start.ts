@@ -30,6 +30,14 @@ const flushMaxAgeMs = envInt('FLUSH_MAX_AGE_MS', 5_000);
 const drainTimeoutMs = envInt('STRATA_DRAIN_TIMEOUT_MS', 60_000);
 const pushConcurrency = envInt('STRATA_PUSH_CONCURRENCY', 0) || undefined;
 const dataDir = process.env.STRATA_DATA_DIR ? resolve(process.env.STRATA_DATA_DIR) : defaultDataDir;
+// Trapped before anything starts: until a listener exists the OS default ends the process at once,
+// which would leave the services behind and lose whatever the emulators held.
+let signalledWhileStarting = false;
+let onSignal = () => {
+  signalledWhileStarting = true;
+};
+process.on('SIGINT', () => onSignal());
+process.on('SIGTERM', () => onSignal());
 console.log('Starting Strata locally (emulators, PGlite, ingest, writer, curator)…');
 const stack = await startStack({
   dataDir,
@@ -90,7 +98,7 @@ const curatorTimer = setInterval(() => {
 const ECHO_MS = 1000;
 let firstSignalAt: number | undefined;
 const hurry = new AbortController();
-const onSignal = () => {
+onSignal = () => {
   if (firstSignalAt === undefined) {
     firstSignalAt = Date.now();
     void shutdown();
@@ -103,8 +111,8 @@ const onSignal = () => {
     process.exit(130);
   }
 };
-process.on('SIGINT', onSignal);
-process.on('SIGTERM', onSignal);
+// A Ctrl-C that came while the stack was starting is acted on now.
+if (signalledWhileStarting) onSignal();
 
 let lastDrainLine = { queued: -1, at: 0 };
 const showDraining = (queued: number) => {

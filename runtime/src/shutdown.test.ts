@@ -58,4 +58,17 @@ describe('listen and closeServer', () => {
     await closeServer(server)();
     expect(server.listening).toBe(false);
   });
+
+  it('closes promptly when a request in flight leaves its keep-alive socket idle after close began', async () => {
+    const server = createServer((_req, res) => setTimeout(() => res.end('late'), 300));
+    server.keepAliveTimeout = 60_000;
+    const port = await listen(server, 0, '127.0.0.1');
+    const answered = fetch(`http://127.0.0.1:${port}/`, { headers: { connection: 'keep-alive' } }).then((r) => r.text());
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const started = Date.now();
+    await closeServer(server)();
+    expect(await answered).toBe('late');
+    // Without sweeping idle sockets, close() would wait out the 60 s keep-alive timeout.
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
 });

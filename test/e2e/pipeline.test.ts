@@ -1,9 +1,13 @@
+import { readFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryLake } from '@strata/dev/query';
+import { LOCAL, lakeDir } from '@strata/dev/local-config';
 import type { Stack } from '@strata/dev/stack';
 import type { TestDatabase } from '@strata/dev/postgres';
-import { eventsOverHours, makeStoredEvent, postEvents, publishDirect, recentHour, startTestStack, waitFor } from './harness.js';
+import { eventsOverHours, makeEvent, makeStoredEvent, postEvents, publishDirect, recentHour, startTestStack, waitFor } from './harness.js';
 
 /**
  * The whole local pipeline, end to end: HTTP producers and a backend publishing straight to
@@ -78,5 +82,26 @@ describe('pipeline end to end', () => {
     } finally {
       await client.end();
     }
+  });
+
+  it('keeps an event ingest rejects in the lake\'s quarantine, with its reasons, while its neighbours land', async () => {
+    const before = stack.counters.values();
+    const res = await fetch(`${stack.urls.ingest}/v1/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': LOCAL.apiKey },
+      body: JSON.stringify([makeEvent({ ts: new Date().toISOString() }), makeEvent({ price: 'cheap', ts: new Date().toISOString() })]),
+    });
+    const body = (await res.json()) as { accepted: number; rejected: Array<{ index: number }> };
+    expect(res.status).toBe(202);
+    expect(body).toMatchObject({ accepted: 1, rejected: [{ index: 1 }] });
+    await waitFor('the rejected event quarantined', () => stack.counters.values().quarantined > before.quarantined);
+    await waitFor('the valid event written', () => stack.counters.values().rowsWritten > before.rowsWritten);
+    const folder = join(lakeDir(stack.dataDir), 'quarantine', 'log_type=user_action');
+    const lines = (await readdir(folder, { recursive: true }))
+      .filter((f) => f.endsWith('.jsonl'))
+      .flatMap((f) => readFileSync(join(folder, f), 'utf8').trimEnd().split('\n'))
+      .map((l) => JSON.parse(l) as { index: number; reasons: unknown[]; data: Record<string, unknown>; attributes: Record<string, string> });
+    const kept = lines.find((l) => l.attributes.kind === 'rejected');
+    expect(kept).toMatchObject({ index: 1, reasons: [{ path: '/price', message: 'must be number' }], data: { price: 'cheap', log_type: 'user_action' } });
   });
 });
