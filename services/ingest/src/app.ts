@@ -6,6 +6,7 @@ import { createBodyReader } from './body.js';
 import type { IngestConfig } from './config.js';
 import { createCors } from './cors.js';
 import { allowsLogType, createKeyRegistry, forbiddenLogTypeReason } from './keys.js';
+import { serveOpenApi } from './openapi.js';
 import { createRateLimiter, sendRateLimited } from './rate-limit.js';
 import { prepareEvents } from './prepare.js';
 import { publishEvents } from './publish-events.js';
@@ -113,8 +114,9 @@ export function createApp(deps: IngestDeps): Express {
     res.status(202).json({ accepted: events.length, event_ids: eventIds, rejected: rejected.map((r) => ({ index: r.index, errors: r.errors })) });
   });
 
+  app.get('/openapi.json', serveOpenApi(registry));
   app.get('/healthz', healthz(() => ({ ok: !stopping() })));
-  app.use(notFound('POST /v1/events is the only endpoint'));
+  app.use(notFound('the endpoints are POST /v1/events, GET /openapi.json and GET /healthz'));
   app.use(jsonErrors(logger));
   return app;
 }
