@@ -4,3 +4,4 @@ export * from './shutdown.js';
 export * from './oidc.js';
 export * from './predicates.js';
 export * from './http-errors.js';
+export * from './storable.js';

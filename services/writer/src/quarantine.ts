@@ -1,3 +1,4 @@
+import { storable } from '@strata/runtime';
 import { toMicros, UNKNOWN_LOG_TYPE, type FieldError } from '@strata/schemas';
 import type { PushMessage } from './push-message.js';
 
@@ -55,7 +56,7 @@ export function quarantine(
       publishTime: message.publishTime,
       ...(what.index === undefined ? {} : { index: what.index }),
       ...(what.eventId === undefined ? {} : { event_id: what.eventId }),
-      data: what.data,
+      data: storable(what.data),
     },
   };
 }
