@@ -9,7 +9,7 @@ import { LOCAL, defaultDataDir } from './local-config.js';
 import { createOidcIssuer } from './oidc-issuer.js';
 import { freePort } from './free-port.js';
 import { PGLITE_POOL_MAX, startPgliteServer } from './postgres/index.js';
-import { startPubsubEmulator, type SubscriptionStats } from './pubsub-emulator/index.js';
+import { DEFAULT_MAX_CONCURRENT_PUSHES, startPubsubEmulator, type SubscriptionStats } from './pubsub-emulator/index.js';
 import { startServiceProcess, type ServiceName, type ServiceProcess } from './service-process.js';
 import { createCounters, type Counters } from './counters.js';
 
@@ -170,6 +170,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         FLUSH_MAX_AGE_MS: String(flushMaxAgeMs),
         PUSH_ACK_DEADLINE_SECONDS: String(ackDeadlineSeconds),
         NODE_OPTIONS: WRITER_NODE_OPTIONS,
+        // The most pushes the emulator sends at once, as Cloud Run's concurrency caps them in the cloud.
+        PUSH_CONCURRENCY: String(options.pushConcurrency ?? DEFAULT_MAX_CONCURRENT_PUSHES),
         ...(options.flushMaxRows !== undefined && { FLUSH_MAX_ROWS: String(options.flushMaxRows) }),
         ...options.writerEnv,
       },

@@ -12,6 +12,12 @@
 export const PUSH_DELIVERY = {
   /** The writer's default FLUSH_MAX_AGE_MS. */
   flushMaxAgeMs: 5_000,
+  /**
+   * Concurrent requests per writer instance: Cloud Run's default, and the writer's default
+   * PUSH_CONCURRENCY. Once that many pushes wait, no more can come, so the writer flushes at once.
+   * https://cloud.google.com/run/docs/about-concurrency
+   */
+  writerConcurrency: 80,
   /** What a flush may take once it starts: encode, then a GCS upload with the client's retries. */
   flushBudgetMs: 20_000,
   /** Redelivery backoff after a 429 or 5xx. */

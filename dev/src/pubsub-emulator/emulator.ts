@@ -44,7 +44,7 @@ export interface PubsubEmulator {
   stop(): Promise<void>;
 }
 
-const DEFAULT_MAX_CONCURRENT_PUSHES = 1000;
+export const DEFAULT_MAX_CONCURRENT_PUSHES = 1000;
 const DEFAULT_PULL_WAIT_MS = 30_000;
 
 function bind(server: Server, address: string): Promise<number> {

@@ -1,4 +1,4 @@
-export { startPubsubEmulator, type PubsubEmulator, type PubsubEmulatorOptions } from './emulator.js';
+export { DEFAULT_MAX_CONCURRENT_PUSHES, startPubsubEmulator, type PubsubEmulator, type PubsubEmulatorOptions } from './emulator.js';
 export { OFFICIAL_EMULATOR_BIN, officialEmulatorInstalled, startOfficialEmulator, type OfficialEmulator } from './official-emulator.js';
 export { wrappedPushBody, type WrappedPushBody } from './push-body.js';
 export { PUSH_ACK_STATUSES } from './push.js';

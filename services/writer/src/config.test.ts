@@ -18,6 +18,7 @@ describe('loadConfig', () => {
       flushMaxBytes: 32 * 1024 * 1024,
       flushQuietMs: 250,
       flushMaxOpenPartitions: 64,
+      pushConcurrency: 80,
       maxBufferedBytes: 32 * 1024 * 1024,
       pushAckDeadlineSeconds: 25,
       logLevel: 'info',

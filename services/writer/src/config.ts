@@ -26,6 +26,8 @@ export interface WriterConfig {
   flushQuietMs: number;
   /** Partitions (and quarantine folders) buffered at once. */
   flushMaxOpenPartitions: number;
+  /** Pushes this instance may hold at once (its Cloud Run concurrency): with that many waiting, flush. */
+  pushConcurrency: number;
   /**
    * JSON bytes held across all partitions, flushing included; above it pushes get 429. With uploads
    * stalled, peak RSS is about 150 MB plus 6–7× this (npm run bench -w @strata/writer: ≈ 390 MB at
@@ -69,6 +71,7 @@ export function loadConfig(env: Env = process.env): WriterConfig {
     flushMaxBytes: readInt(env, 'FLUSH_MAX_BYTES', 32 * MiB, { min: 1 }),
     flushQuietMs: readInt(env, 'FLUSH_QUIET_MS', 250, { min: 0, max: 60_000 }),
     flushMaxOpenPartitions: readInt(env, 'FLUSH_MAX_OPEN_PARTITIONS', 64, { min: 1, max: 10_000 }),
+    pushConcurrency: readInt(env, 'PUSH_CONCURRENCY', PUSH_DELIVERY.writerConcurrency, { min: 1, max: 10_000 }),
     maxBufferedBytes: readInt(env, 'MAX_BUFFERED_BYTES', 32 * MiB, { min: 1 }),
     pushAckDeadlineSeconds,
     logLevel: requireString(env, 'LOG_LEVEL', 'info'),

@@ -183,4 +183,22 @@ describe('createBatchBuffer', () => {
     expect(flushes).toHaveLength(5);
     expect(flushes.find((f) => f.group === 'h0')).toEqual({ group: 'h0', items: [0, 5] });
   });
+
+  it('flushes everything at once when maxWaiting messages wait, without waiting for quiet or age', async () => {
+    vi.useFakeTimers();
+    const { flushes, add } = recordingBuffer({ maxAgeMs: 5_000, quietMs: 250, maxWaiting: 3 });
+    const first = add(['a', 1]);
+    void add(['b', 2]);
+    expect(flushes).toEqual([]);
+    void add(['a', 3]); // the third message: every push the service may hold is here
+    await vi.advanceTimersByTimeAsync(0);
+    expect(flushes).toEqual([{ group: 'a', items: [1, 3] }, { group: 'b', items: [2] }]);
+    await expect(first).resolves.toEqual({ ok: true });
+    // Answered, they wait no more: the next message waits for quiet again.
+    void add(['a', 4]);
+    await vi.advanceTimersByTimeAsync(249);
+    expect(flushes).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(flushes).toHaveLength(3);
+  });
 });

@@ -6,6 +6,9 @@
  *   - no item has arrived for `quietMs`                          → nothing more is coming: the load
  *     stopped, or every push Pub/Sub may have in flight is already held here (Cloud Run serves 80
  *     concurrent requests per instance by default), so waiting longer only delays them all;
+ *   - `maxWaiting` messages wait for their flushes               → that is every push the service can
+ *     have in flight (Cloud Run's concurrency), so none can arrive until some are answered: flush now
+ *     rather than after `quietMs`;
  *   - opening one more batch would pass `maxOpenBatches`          → the oldest is written first, so a
  *     message spanning many hours never means unbounded batches;
  *   - the open batches hold more than half of `maxBufferedBytes`  → the largest is written first;
@@ -29,6 +32,8 @@ export interface FlushLimits {
   /** Bytes held across all groups, including batches being flushed. */
   maxBufferedBytes: number;
   maxOpenBatches: number;
+  /** Messages (adds) waiting for their flushes at which everything open is flushed; 0 or absent: off. */
+  maxWaiting?: number;
 }
 
 export type FlushOutcome = { ok: true } | { ok: false; error: unknown };
@@ -99,6 +104,8 @@ export function createBatchBuffer<G, T>(options: BatchBufferOptions<G, T>): Batc
   let bytes = 0;
   let openBytes = 0;
   let lastAddAt = 0;
+  /** Adds whose `flushed` has not settled: the pushes held open right now. */
+  let waiting = 0;
   let draining = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -195,9 +202,14 @@ export function createBatchBuffer<G, T>(options: BatchBufferOptions<G, T>): Batc
           if (draining) flush(batch);
         }
       }
+      waiting += 1;
+      if (limits.maxWaiting && waiting >= limits.maxWaiting) for (const batch of [...open.values()]) flush(batch);
       while (open.size > 0 && openBytes > limits.maxBufferedBytes / 2) flush(largestOpen());
       arm();
-      const flushed = Promise.all(waits).then((outcomes) => outcomes.find((o) => !o.ok) ?? ALL_OK);
+      const flushed = Promise.all(waits).then((outcomes) => {
+        waiting -= 1;
+        return outcomes.find((o) => !o.ok) ?? ALL_OK;
+      });
       return { ok: true, flushed };
     },
     async flushAll() {

@@ -56,6 +56,7 @@ export function wireWriter(config: WriterConfig, logger: Logger): WriterWiring {
       maxAgeMs: config.flushMaxAgeMs,
       quietMs: config.flushQuietMs,
       maxOpenBatches: config.flushMaxOpenPartitions,
+      maxWaiting: config.pushConcurrency,
       maxBufferedBytes: config.maxBufferedBytes,
     },
   });
