@@ -5,3 +5,4 @@ export * from './oidc.js';
 export * from './predicates.js';
 export * from './http-errors.js';
 export * from './storable.js';
+export * from './ids.js';

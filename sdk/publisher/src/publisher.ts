@@ -1,5 +1,5 @@
 import { PubSub } from '@google-cloud/pubsub';
-import { isObject } from '@strata/runtime';
+import { createUlidFactory, isObject } from '@strata/runtime';
 import {
   BATCH_LIMITS,
   createRegistry,
@@ -10,7 +10,6 @@ import {
   type LogTypes,
   type Registry,
 } from '@strata/schemas';
-import { monotonicFactory } from 'ulid';
 
 /**
  * The typed Node publisher: a backend service tracks events, they are batched per log type into
@@ -207,8 +206,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
   const settings = parseOptions(options);
   const { registry, maxEvents, maxBytes, maxDelayMs } = settings;
   const { target, client } = connect(options);
-  // ULIDs from the monotonic factory: ulid()'s default draws randomness per character (~0.25 ms an id).
-  const newId = monotonicFactory();
+  const newId = createUlidFactory();
 
   const lanes = new Map<string, Lane>();
   const inFlight = new Set<Promise<PublishError | undefined>>();

@@ -1,6 +1,5 @@
 import { partitionKey, partitionPrefix, type Partition, type Registry } from '@strata/schemas';
-import type { Logger } from '@strata/runtime';
-import { monotonicFactory } from 'ulid';
+import { createUlidFactory, type Logger } from '@strata/runtime';
 import type { Admission } from './admit.js';
 import { createBatchBuffer, type AddResult, type BufferStats, type FlushLimits, type FlushSummary } from './flush-policy.js';
 import type { LakeStore } from './lake-store.js';
@@ -41,7 +40,7 @@ export interface LakeWriterDeps {
 type Group = { kind: 'rows'; partition: Partition } | { kind: 'quarantine'; folder: QuarantineGroup };
 type Item = Record<string, unknown> | QuarantineRecord;
 
-export function createLakeWriter({ store, registry, logger, limits, newId = monotonicFactory() }: LakeWriterDeps): LakeWriter {
+export function createLakeWriter({ store, registry, logger, limits, newId = createUlidFactory() }: LakeWriterDeps): LakeWriter {
   async function writeRows(partition: Partition, rows: Record<string, unknown>[]): Promise<void> {
     const fields = { log_type: partition.logType, dt: partition.dt, hr: partition.hr, rows: rows.length };
     const object = `${partitionPrefix(partition)}${newId()}.parquet`;
