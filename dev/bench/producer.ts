@@ -6,6 +6,7 @@
  * Started by pipeline.ts with BENCH_PRODUCER_* variables; not meant to be run by hand.
  */
 import { createWriteStream } from 'node:fs';
+import { shopperAction } from './shopper-events.js';
 
 export interface ProducerResult {
   firstRequestAt: number;
@@ -24,36 +25,8 @@ const required = (name: string) => {
   return value;
 };
 
-const EVENTS = ['page_view', 'product_view', 'search', 'add_to_cart', 'remove_from_cart', 'checkout_started'] as const;
-const pick = <T>(items: readonly T[]) => items[Math.floor(Math.random() * items.length)]!;
-
-/** A shopper's action as a browser SDK would send it now: routing field, event, and its details. */
-function userAction(): Record<string, unknown> {
-  const event = pick(EVENTS);
-  const user = Math.floor(Math.random() * 50_000);
-  const product = `p-${Math.floor(Math.random() * 5_000)}`;
-  const base: Record<string, unknown> = {
-    log_type: 'user_action',
-    event,
-    ts: new Date().toISOString(),
-    user_id: `u-${user}`,
-    session_id: `s-${user}-${Math.floor(Date.now() / 1_800_000)}`,
-    source: pick(['web', 'ios', 'android']),
-    page_url: `https://shop.example/p/${product}`,
-    referrer: pick(['https://www.google.com/', 'https://shop.example/']),
-    context: {
-      user_agent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36',
-      locale: pick(['de-DE', 'en-GB', 'fr-FR']),
-      // Redacted by ingest (x-pii: redact): the benchmark pays for PII handling as production does.
-      ip: '203.0.113.7',
-      page: { url: `https://shop.example/p/${product}`, title: 'Blue mug' },
-    },
-  };
-  if (event === 'search') return { ...base, search_query: pick(['blue mug', 'tea pot', 'linen napkins', 'oak board']) };
-  if (event === 'page_view') return base;
-  const priced = { ...base, product_id: product, price: Math.round(Math.random() * 10_000) / 100, currency: 'EUR' };
-  return event === 'product_view' ? priced : { ...priced, cart_id: `c-${user}`, quantity: 1 + Math.floor(Math.random() * 3) };
-}
+// Fresh choices every run: the pipeline bench reconciles ids, not bytes, so it needs no seed.
+const userAction = () => shopperAction(Math.random, new Date().toISOString());
 
 async function main(): Promise<void> {
   const ingestUrl = required('BENCH_PRODUCER_INGEST_URL');

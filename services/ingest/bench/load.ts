@@ -12,6 +12,7 @@
  * then) and one JSON line (LoadResult) at the end. Started by ingest.ts with BENCH_LOAD_* variables.
  */
 import { Agent, request } from 'node:http';
+import { seededRandom, shopperAction } from '@strata/dev/bench/shopper-events';
 
 export interface LoadResult {
   /** Requests answered in the recorded window. */
@@ -48,58 +49,11 @@ const warmUpMs = Number(required('BENCH_LOAD_WARMUP_MS'));
 const measureMs = Number(required('BENCH_LOAD_MEASURE_MS'));
 const BODIES = 64;
 
-/** mulberry32: every run (and every endpoint) is sent the same shapes. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = prng(11);
-const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-const EVENTS = ['page_view', 'product_view', 'search', 'add_to_cart', 'remove_from_cart', 'checkout_started'] as const;
-const USER_AGENTS = [
-  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
-  'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15',
-  'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1',
-] as const;
-const TITLES = ['Blue mug', 'Oak serving board', 'Linen napkins, set of 4', 'Cast iron tea pot'] as const;
-
-/** A shopper's action as a browser SDK sends it (the shape of dev/bench/producer.ts), ~550 B as JSON. */
-function userAction(ts: string): Record<string, unknown> {
-  const event = pick(EVENTS);
-  const user = Math.floor(random() * 50_000);
-  const product = `p-${Math.floor(random() * 5_000)}`;
-  const base: Record<string, unknown> = {
-    log_type: 'user_action',
-    event,
-    ts,
-    user_id: `u-${user}`,
-    session_id: `s-${user}-${Math.floor(Date.now() / 1_800_000)}`,
-    source: pick(['web', 'ios', 'android']),
-    page_url: `https://shop.example/p/${product}`,
-    referrer: pick(['https://www.google.com/', 'https://shop.example/']),
-    context: {
-      user_agent: pick(USER_AGENTS),
-      locale: pick(['de-DE', 'en-GB', 'fr-FR']),
-      // Redacted by ingest (x-pii: redact): Strata pays for PII handling as production does.
-      ip: '203.0.113.7',
-      page: { url: `https://shop.example/p/${product}`, title: pick(TITLES) },
-    },
-  };
-  if (event === 'search') return { ...base, search_query: pick(['blue mug', 'tea pot', 'linen napkins', 'oak board']) };
-  if (event === 'page_view') return base;
-  const priced = { ...base, product_id: product, price: Math.round(random() * 10_000) / 100, currency: 'EUR' };
-  return event === 'product_view' ? priced : { ...priced, cart_id: `c-${user}`, quantity: 1 + Math.floor(random() * 3) };
-}
+const random = seededRandom(11);
 
 const started = Date.now();
 const bodies = Array.from({ length: BODIES }, (_, b) =>
-  Buffer.from(JSON.stringify(Array.from({ length: eventsPerRequest }, (_, i) => userAction(new Date(started - (b * eventsPerRequest + i)).toISOString())))),
+  Buffer.from(JSON.stringify(Array.from({ length: eventsPerRequest }, (_, i) => shopperAction(random, new Date(started - (b * eventsPerRequest + i)).toISOString())))),
 );
 const bodyBytes = bodies.reduce((sum, b) => sum + b.length, 0) / bodies.length;
 

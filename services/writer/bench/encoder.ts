@@ -28,6 +28,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { createRegistry, loadBundledSchemas, toArrowTable } from '@strata/schemas';
 import { DEFAULT_MAX_ROW_GROUP_ROWS, encodeParquet, parquetFromArrow, writerProperties } from '../src/parquet.js';
 import { WRITER_NODE_OPTIONS } from '../src/node-options.js';
+import { seededRandom } from '@strata/dev/bench/shopper-events';
 
 // A benchmark's knobs are its environment, like the validation bench's constants.
 // eslint-disable-next-line no-restricted-properties
@@ -42,18 +43,7 @@ const columns = registry.columns('user_action');
 
 // --- realistic, deterministic user_action events -------------------------------------------
 
-/** mulberry32: a tiny seeded PRNG, so every run benchmarks the same bytes. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = prng(7);
+const random = seededRandom(7);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
 const int = (n: number) => Math.floor(random() * n);
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
