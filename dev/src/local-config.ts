@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const DEV_KEY = 'dev-key';
@@ -40,3 +40,8 @@ export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 export const defaultDataDir = join(repoRoot, '.strata');
 
 export const lakeDir = (dataDir: string) => join(dataDir, 'gcs', LOCAL.bucket);
+
+/** The data folder `npm start` and `npm run query` use: STRATA_DATA_DIR, else `.strata/`. */
+export function dataDirFromEnv(env: Record<string, string | undefined> = process.env): string {
+  return env.STRATA_DATA_DIR ? resolve(env.STRATA_DATA_DIR) : defaultDataDir;
+}

@@ -3,11 +3,11 @@
  * the BigQuery external tables are, reading the hive partitions (log_type, dt, hr) from the paths.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import Table from 'cli-table3';
 import { LAKE_ROOT } from '@strata/schemas';
-import { defaultDataDir, lakeDir } from './local-config.js';
+import { dataDirFromEnv, defaultDataDir, lakeDir } from './local-config.js';
 
 export async function queryLake(sql: string, dataDir: string = defaultDataDir): Promise<{ columns: string[]; rows: unknown[][] }> {
   const root = join(lakeDir(dataDir), LAKE_ROOT);
@@ -42,8 +42,7 @@ if (isMain) {
     process.exit(2);
   }
   try {
-    // The same data folder `npm start` was given (STRATA_DATA_DIR), else .strata/.
-    const { columns, rows } = await queryLake(sql, process.env.STRATA_DATA_DIR ? resolve(process.env.STRATA_DATA_DIR) : defaultDataDir);
+    const { columns, rows } = await queryLake(sql, dataDirFromEnv());
     const table = new Table({ head: columns });
     for (const row of rows) table.push(row.map((v) => (v === null ? 'NULL' : typeof v === 'object' ? JSON.stringify(v) : String(v))));
     console.log(table.toString());

@@ -89,7 +89,7 @@ export interface Stack {
   stop(): Promise<StopSummary>;
 }
 
-const DEFAULT_DRAIN_TIMEOUT_MS = 60_000;
+export const DEFAULT_DRAIN_TIMEOUT_MS = 60_000;
 const DRAIN_POLL_MS = 200;
 // How long a service may take to stop after SIGTERM before it is killed. More than Cloud Run's
 // 10 s: locally a writer flushing a full buffer shares two cores with everything else.

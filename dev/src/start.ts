@@ -6,9 +6,8 @@
  * Run it as `node --import tsx`, never through the `tsx` CLI: that launcher SIGKILLs its child
  * when the child does not confirm a SIGINT within tens of milliseconds, and a drain takes seconds.
  */
-import { resolve } from 'node:path';
-import { startStack, type DrainResult, type StopSummary } from './stack.js';
-import { LOCAL, defaultDataDir, lakeDir } from './local-config.js';
+import { DEFAULT_DRAIN_TIMEOUT_MS, startStack, type DrainResult, type StopSummary } from './stack.js';
+import { LOCAL, dataDirFromEnv, lakeDir } from './local-config.js';
 import { PUSH_DELIVERY } from '@strata/schemas';
 
 const envInt = (name: string, fallback: number) => {
@@ -27,9 +26,9 @@ process.env.METADATA_SERVER_DETECTION ??= 'none';
 
 const curatorEveryMs = envInt('STRATA_CURATOR_INTERVAL_MS', 30_000);
 const flushMaxAgeMs = envInt('FLUSH_MAX_AGE_MS', 5_000);
-const drainTimeoutMs = envInt('STRATA_DRAIN_TIMEOUT_MS', 60_000);
+const drainTimeoutMs = envInt('STRATA_DRAIN_TIMEOUT_MS', DEFAULT_DRAIN_TIMEOUT_MS);
 const pushConcurrency = envInt('STRATA_PUSH_CONCURRENCY', 0) || undefined;
-const dataDir = process.env.STRATA_DATA_DIR ? resolve(process.env.STRATA_DATA_DIR) : defaultDataDir;
+const dataDir = dataDirFromEnv();
 // Trapped before anything starts: until a listener exists the OS default ends the process at once,
 // which would leave the services behind and lose whatever the emulators held.
 let signalledWhileStarting = false;

@@ -5,6 +5,8 @@
  * rejected for its depth; keeping it must not turn that 4xx-worthy input into a 5xx.
  */
 export function storable(value: unknown): unknown {
+  // Strings, numbers and the rest have no depth: no need to write them out once to find that out.
+  if (typeof value !== 'object' || value === null) return value;
   try {
     JSON.stringify(value);
     return value;

@@ -350,15 +350,6 @@ function columnData(column: Column, values: unknown[], numbers?: Float64Array): 
   }
 }
 
-/** Fields of an event that no column holds: what the `extra` column keeps (null when none). */
-export function extraFields(event: Record<string, unknown>, known: ReadonlySet<string>): Record<string, unknown> | undefined {
-  let extra: Record<string, unknown> | undefined;
-  for (const key in event) {
-    if (!known.has(key)) (extra ??= {})[key] = event[key];
-  }
-  return extra;
-}
-
 export interface ArrowTableOptions {
   /**
    * Sort the rows ascending by these top-level columns (nulls last, ties in input order), e.g.
@@ -405,7 +396,7 @@ function columnValues(columns: Column[], rows: Record<string, unknown>[], order:
   const at = new Map<string, number>();
   columns.forEach((c, k) => at.set(c.name, k));
   const extraAt = columns.findIndex((c) => c.name === EXTRA_COLUMN && c.type === 'json');
-  // A row's own `extra` key is not an unknown field (as in extraFields): the column is derived.
+  // A row's own `extra` key is not an unknown field: the column is derived.
   if (extraAt >= 0) at.set(EXTRA_COLUMN, -1);
   const values = columns.map(() => new Array<unknown>(length));
   for (let i = 0; i < length; i++) {

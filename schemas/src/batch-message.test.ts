@@ -61,7 +61,7 @@ describe('decodeBatch', () => {
     const decoded = await decodeBatch({ log_type: 'user_action', encoding: 'ndjson', event_count: '3' }, data);
     if (!decoded.ok) throw new Error(decoded.reason);
     expect(decoded.lines.map((l) => l.ok)).toEqual([true, false, true]);
-    expect(decoded.lines[1]).toMatchObject({ ok: false, text: '{oops', reason: expect.stringMatching(/^line is not JSON/) });
+    expect(decoded.lines[1]).toMatchObject({ ok: false, text: '{oops', reason: expect.stringMatching(/JSON/) });
   });
 
   it('refuses whole messages it cannot read, naming why', async () => {

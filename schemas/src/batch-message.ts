@@ -180,7 +180,7 @@ export async function encodeBatches(logType: string, events: readonly Record<str
   return Promise.all(pending);
 }
 
-/** One line of a decoded batch: a parsed value, or why the line is not JSON. */
+/** One line of a decoded batch: a parsed value, or the parser's message for a line that is not JSON. */
 export type BatchLine = { ok: true; value: unknown; bytes: number } | { ok: false; reason: string; text: string; bytes: number };
 
 export type DecodedBatch =
@@ -195,12 +195,12 @@ function parseLine(text: string): BatchLine {
   try {
     return { ok: true, value: JSON.parse(text) as unknown, bytes };
   } catch (err) {
-    return { ok: false, reason: `line is not JSON: ${(err as Error).message}`, text, bytes };
+    return { ok: false, reason: (err as Error).message, text, bytes };
   }
 }
 
 /** The encoding a message declares; undefined when the attribute names none Strata knows. */
-export function batchEncodingOf(attributes: Record<string, string>): BatchEncoding | undefined {
+function batchEncodingOf(attributes: Record<string, string>): BatchEncoding | undefined {
   const declared = attributes[BATCH_ATTRIBUTES.encoding] ?? 'json';
   return (BATCH_ENCODINGS as readonly string[]).includes(declared) ? (declared as BatchEncoding) : undefined;
 }
@@ -242,7 +242,7 @@ export async function decodeBatch(attributes: Record<string, string>, data: Buff
 
   if (encoding === 'json') {
     const line = parseLine(text);
-    if (!line.ok) return { ok: false, reason: `data is not JSON (a batch of many events needs attribute encoding=ndjson): ${line.reason.slice('line is not JSON: '.length)}` };
+    if (!line.ok) return { ok: false, reason: `data is not JSON (a batch of many events needs attribute encoding=ndjson): ${line.reason}` };
     if (rawCount !== undefined && rawCount !== '1') return { ok: false, reason: `attribute event_count is ${rawCount}, but encoding json carries one event` };
     return { ok: true, encoding, lines: [line] };
   }

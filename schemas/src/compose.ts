@@ -28,6 +28,8 @@ export const ENVELOPE = {
   schemaVersion: 'schema_version',
 } as const;
 export const RESERVED_FIELDS = ['log_type', 'dt', 'hr', EXTRA_COLUMN] as const;
+/** Envelope fields Strata fills in (ingest, or the writer for direct publishers): a producer need not send them. */
+export const FILLED_BY_STRATA: readonly string[] = [ENVELOPE.eventId, ENVELOPE.receivedAt, ENVELOPE.schemaVersion];
 /** Upper bound on top-level fields of any event, unknown ones included: bounds work per event. */
 export const MAX_TOP_LEVEL_PROPERTIES = 100;
 

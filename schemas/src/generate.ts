@@ -1,5 +1,6 @@
 import { compile } from 'json-schema-to-typescript';
 import { bigQuerySchema } from './bigquery.js';
+import { FILLED_BY_STRATA } from './compose.js';
 import type { JsonSchema } from './log-type.js';
 import type { Registry } from './registry.js';
 
@@ -13,8 +14,6 @@ export interface GeneratedFile {
   content: string;
 }
 
-/** Fields Strata fills in, so a publisher need not send them. */
-const FILLED_BY_STRATA = ['event_id', 'received_at', 'schema_version'];
 
 const pascal = (name: string) => name.replace(/(^|_)([a-z0-9])/g, (_, __, c: string) => c.toUpperCase());
 

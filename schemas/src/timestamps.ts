@@ -96,7 +96,6 @@ export function toMillis(iso: string): number {
   return parsed.ms;
 }
 
-/** The `date-time` format every schema uses: exactly what `toMicros` can store, no more. */
 /**
  * BigQuery's TIMESTAMP (and DATE) range, 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z, in ms.
  * https://cloud.google.com/bigquery/docs/reference/standard-sql/data-types#timestamp_type
@@ -104,7 +103,10 @@ export function toMillis(iso: string): number {
  */
 export const BIGQUERY_TIMESTAMP_RANGE_MS = { min: -62_135_596_800_000, max: 253_402_300_799_999 } as const;
 
-/** RFC 3339 with a Z or ±hh:mm offset, and within what BigQuery can hold once in UTC (so not year 0000). */
+/**
+ * The `date-time` format every schema uses: exactly what `toMicros` can store, no more. RFC 3339
+ * with a Z or ±hh:mm offset, and within what BigQuery can hold once in UTC (so not year 0000).
+ */
 export function isTimestamp(value: string): boolean {
   const parsed = parse(value);
   return parsed !== undefined && parsed.ms >= BIGQUERY_TIMESTAMP_RANGE_MS.min && parsed.ms <= BIGQUERY_TIMESTAMP_RANGE_MS.max;

@@ -30,16 +30,12 @@ export interface BodyLimits {
   maxDecodedBytes: number;
 }
 
+/** The names NDJSON goes by. */
+const NDJSON_MEDIA_TYPES = ['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/x-jsonlines'] as const;
+const NDJSON_TYPES: ReadonlySet<string> = new Set(NDJSON_MEDIA_TYPES);
+
 /** The media types accepted, as listed in a 415 answer. */
-export const ACCEPTED_MEDIA_TYPES = [
-  'application/json',
-  'application/*+json',
-  'application/x-ndjson',
-  'application/ndjson',
-  'application/jsonl',
-  'application/x-jsonlines',
-  'text/plain',
-] as const;
+export const ACCEPTED_MEDIA_TYPES = ['application/json', 'application/*+json', ...NDJSON_MEDIA_TYPES, 'text/plain'] as const;
 
 export const ACCEPTED_ENCODINGS = ['gzip', 'deflate', 'identity'] as const;
 
@@ -116,9 +112,7 @@ function formatOf(header: string | undefined): Result<Format> {
     }
   }
   if (type === 'application/json' || /^application\/[^/]+\+json$/.test(type)) return { ok: true, value: 'json' };
-  if (type === 'application/x-ndjson' || type === 'application/ndjson' || type === 'application/jsonl' || type === 'application/x-jsonlines') {
-    return { ok: true, value: 'ndjson' };
-  }
+  if (NDJSON_TYPES.has(type)) return { ok: true, value: 'ndjson' };
   if (type === 'text/plain') return { ok: true, value: 'sniff' };
   return refuse(415, 'unsupported_media_type', `content type ${type} is not supported; send one of ${ACCEPTED_MEDIA_TYPES.join(', ')}`, {
     accepted: [...ACCEPTED_MEDIA_TYPES],

@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
-import { DEFAULT_SHAPE_LIMITS, ENVELOPE, type JsonSchema, type Registry } from '@strata/schemas';
+import { isObject } from '@strata/runtime';
+import { DEFAULT_SHAPE_LIMITS, ENVELOPE, FILLED_BY_STRATA, type JsonSchema, type Registry } from '@strata/schemas';
 import pkg from '../package.json' with { type: 'json' };
 import { ACCEPTED_ENCODINGS } from './body.js';
 
@@ -21,7 +22,6 @@ const SCHEMA_NAMES = ['Event', 'EventArray', 'EventBatch', 'FieldError', 'Accept
  * overwritten (it is the receive time, not the producer's claim); `event_id` is assigned only when
  * absent; `schema_version` defaults to the latest. See prepare.ts.
  */
-const FILLED_BY_INGEST: readonly string[] = [ENVELOPE.eventId, ENVELOPE.receivedAt, ENVELOPE.schemaVersion];
 
 const PII_NOTE: Record<string, string> = {
   hash: 'PII: stored as a keyed HMAC-SHA256 (joins across tables, never readable).',
@@ -62,7 +62,7 @@ export function stripAnnotations(schema: JsonSchema): JsonSchema {
   return out;
 }
 
-const isSchema = (v: unknown): v is JsonSchema => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isSchema = isObject as (v: unknown) => v is JsonSchema;
 const isSchemaMap = (v: unknown): v is Record<string, JsonSchema> => isSchema(v) && Object.values(v).every(isSchema);
 
 /**
@@ -89,7 +89,7 @@ export function wireSchema(registry: Registry, logType: string): JsonSchema {
     ...stored,
     title: logType,
     description: [stored.description, `Schema version ${version}. ${unknownFieldsNote(registry.schema(logType, version))}`].filter(Boolean).join(' '),
-    required: ['log_type', ...(stored.required ?? []).filter((f) => !FILLED_BY_INGEST.includes(f))],
+    required: ['log_type', ...(stored.required ?? []).filter((f) => !FILLED_BY_STRATA.includes(f))],
     properties: { log_type: { const: logType, description: 'The log type; routes the event to its schema and table.' }, ...properties },
     ...(typeof stored.maxProperties === 'number' && { maxProperties: stored.maxProperties + 1 }),
   };

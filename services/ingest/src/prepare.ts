@@ -77,11 +77,12 @@ export function prepareEvents(body: unknown, deps: PrepareDeps): PrepareResult {
       rejected.push({ index, logType, errors, data: raw, eventId: typeof eventId === 'string' ? eventId : undefined });
     if (!isObject(raw)) return reject([{ path: '', message: 'must be a JSON object' }]);
     const route = routing(raw);
-    const known = typeof raw.log_type === 'string' && deps.registry.latestVersion(raw.log_type) !== undefined ? raw.log_type : undefined;
+    const latest = typeof raw.log_type === 'string' ? deps.registry.latestVersion(raw.log_type) : undefined;
+    const known = latest !== undefined ? (raw.log_type as string) : undefined;
     if (route.error || !route.logType) return reject([route.error!], known, raw.event_id);
     const { log_type: _logType, ...fields } = raw;
     // The version validated against is stored with the event: the latest unless the producer pinned one.
-    const version = route.version ?? deps.registry.latestVersion(route.logType);
+    const version = route.version ?? latest;
     // Only an absent event_id is assigned one: an explicit null is the producer's mistake, and says so.
     const event = {
       ...fields,

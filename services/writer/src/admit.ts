@@ -33,12 +33,13 @@ export type AdmitRegistry = Pick<Registry, 'validate' | 'latestVersion' | 'colum
  * (deterministic, so a redelivery of the same message dedups by event_id) and `received_at` from
  * publishTime. A single-event JSON message keeps the id it always had, `pubsub-<messageId>`.
  */
-export function withDefaults(event: Record<string, unknown>, message: PushMessage, index: number | undefined): Record<string, unknown> {
+function withDefaults(event: Record<string, unknown>, message: PushMessage, index: number | undefined, schemaVersion: unknown): Record<string, unknown> {
   // Only absent fields are filled: an explicit null is the publisher's mistake, and validation says so.
   return {
     ...event,
     event_id: event.event_id === undefined ? defaultEventId(message, index) : event.event_id,
     received_at: event.received_at === undefined ? message.publishTime : event.received_at,
+    schema_version: schemaVersion,
   };
 }
 
@@ -50,6 +51,9 @@ interface Route {
   logType: string;
   /** The message's schema_version attribute, which every event then shares. */
   version: number | undefined;
+  /** The log type's latest version, and the publish time in ms: looked up once per message. */
+  latest: number | undefined;
+  publishedMs: number;
 }
 
 function routeOf(registry: AdmitRegistry, message: PushMessage): Route | FieldError {
@@ -59,7 +63,12 @@ function routeOf(registry: AdmitRegistry, message: PushMessage): Route | FieldEr
   if (rawVersion !== undefined && !isPositiveIntegerText(rawVersion)) {
     return { path: '/schema_version', message: `attribute schema_version must be a positive integer, got "${rawVersion}"` };
   }
-  return { logType, version: rawVersion === undefined ? undefined : Number(rawVersion) };
+  return {
+    logType,
+    version: rawVersion === undefined ? undefined : Number(rawVersion),
+    latest: registry.latestVersion(logType),
+    publishedMs: toMillis(message.publishTime),
+  };
 }
 
 /** What admission needs besides the registry: the PII hasher and the event-time window. */
@@ -75,17 +84,17 @@ function admitLine(registry: AdmitRegistry, message: PushMessage, route: Route, 
   const own = isObject(event) ? event.event_id : undefined;
   const eventId = typeof own === 'string' && own !== '' ? own : defaultEventId(message, index);
   const reject = (reasons: FieldError[], data: unknown): Admission => ({ kind: 'quarantine', bytes: line.bytes, ...quarantine(message, reasons, known, { index, eventId, data }) });
-  if (!line.ok) return reject([{ path: '', message: line.reason }], line.text);
+  if (!line.ok) return reject([{ path: '', message: `line is not JSON: ${line.reason}` }], line.text);
   if (!isObject(event)) return reject([{ path: '', message: 'must be a JSON object' }], event);
 
   // The attribute names the version for the whole message; else the event's own, else the latest.
-  const version = route.version ?? event.schema_version ?? registry.latestVersion(route.logType);
-  const candidate = { ...withDefaults(event, message, index), schema_version: version };
+  const version = route.version ?? event.schema_version ?? route.latest;
+  const candidate = withDefaults(event, message, index, version);
   const result = registry.validate(route.logType, typeof version === 'number' ? version : undefined, candidate);
   // The schemas' date-time format is exactly what the lake can store as µs, so a valid event's
   // timestamps always convert; `ts` is a required envelope field, so the partition is known.
   if (!result.ok) return reject(result.errors, event);
-  const late = checkEventTime(String(result.event.ts), toMillis(message.publishTime), rules.window);
+  const late = checkEventTime(String(result.event.ts), route.publishedMs, rules.window);
   if (late) return reject([late], event);
 
   // Direct publishers bypass ingest, so PII is protected here too (idempotent for ingest's events).

@@ -17,10 +17,7 @@ const stop = createStop(logger, {
     beginStopping();
     const closed = closeServer(server)();
     failedBatches += (await writer.flushAll()).failed;
-    // The pushes just answered leave keep-alive sockets behind that close() would otherwise
-    // wait on until they time out; close them once the responses have gone out.
-    await new Promise((resolve) => setImmediate(resolve));
-    server.closeIdleConnections();
+    // closeServer drops the keep-alive sockets the answered pushes leave behind as they go idle.
     await closed;
   },
   // Whatever was admitted while the server closed. Failed rows were answered 503 and come back by

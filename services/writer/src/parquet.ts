@@ -9,7 +9,7 @@ export const PARQUET_CONTENT_TYPE = 'application/vnd.apache.parquet';
  * (https://duckdb.org/docs/stable/data/parquet/tips.html). Readers want large row groups: BigQuery
  * asks for at least 16 MiB (https://cloud.google.com/bigquery/docs/loading-data-cloud-storage-parquet),
  * Parquet itself suggests far more (https://parquet.apache.org/docs/file-format/configurations/).
- * So every file the writer makes (FLUSH_MAX_ROWS, 10,000 rows, ≤ 32 MiB of JSON) is one row
+ * So every file the writer makes (FLUSH_MAX_ROWS, 50,000 rows by default, ≤ 32 MiB of JSON) is one row
  * group; only larger files, such as compaction's, get several, each covering a run of (event, ts)
  * that a filter on event can skip. Memory is bounded by the file, not by this: the whole batch is
  * in wasm memory either way.
