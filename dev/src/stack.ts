@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { PubSub } from '@google-cloud/pubsub';
 import { Storage } from '@google-cloud/storage';
 import { ackDeadlineSecondsFor, PUSH_DELIVERY } from '@strata/schemas';
+import { INGEST_NODE_OPTIONS } from '@strata/ingest/node-options';
 import { WRITER_NODE_OPTIONS } from '@strata/writer/node-options';
 import { startGcsEmulator } from './gcs-emulator/index.js';
 import { LOCAL, defaultDataDir } from './local-config.js';
@@ -160,7 +161,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     // A fixed local secret: hashes stay stable across restarts of the local stack (never used in the cloud).
     const common = { ...clientEnv, LOG_LEVEL: options.logLevel ?? 'info', OIDC_CERTS_URL: pubsubEmulator.certsUrl, PII_HASH_SECRET: LOCAL.piiHashSecret };
     const envs: Record<ServiceName, Record<string, string>> = {
-      ingest: { ...common, PORT: String(ports.ingest), PUBSUB_TOPIC: LOCAL.topic, INGEST_KEYS: LOCAL.ingestKeys },
+      ingest: { ...common, PORT: String(ports.ingest), PUBSUB_TOPIC: LOCAL.topic, INGEST_KEYS: LOCAL.ingestKeys, NODE_OPTIONS: INGEST_NODE_OPTIONS },
       writer: {
         ...common,
         PORT: String(ports.writer),

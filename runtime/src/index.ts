@@ -6,3 +6,4 @@ export * from './predicates.js';
 export * from './http-errors.js';
 export * from './storable.js';
 export * from './ids.js';
+export * from './own.js';

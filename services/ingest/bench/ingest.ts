@@ -28,6 +28,7 @@ import { LOCAL } from '@strata/dev/local-config';
 import { testDatabase, type TestDatabase } from '@strata/dev/postgres';
 import { startPubsubEmulator, type PubsubEmulator } from '@strata/dev/pubsub-emulator';
 import pg from 'pg';
+import { INGEST_NODE_OPTIONS } from '../src/node-options.js';
 import type { LoadResult } from './load.js';
 
 // A benchmark's knobs are its environment.
@@ -51,6 +52,9 @@ const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 10_000;
 const CPU_PROF_DIR = env.BENCH_CPU_PROF_DIR;
 const STRATA_NODE_ARGS = (env.BENCH_STRATA_NODE_ARGS ?? '').split(' ').filter(Boolean);
+// Every process runs with the options ingest is deployed with, baselines included: the ratios
+// then measure the work each endpoint does, not a V8 tuning only one of them got.
+const SERVER_NODE_OPTIONS = INGEST_NODE_OPTIONS.split(' ');
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const benchDir = fileURLToPath(new URL('./', import.meta.url));
@@ -84,7 +88,7 @@ process.on('exit', () => {
 });
 
 function startNode(script: string, args: string[], childEnv: Record<string, string>, onLine?: (line: string) => void): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--import', exitWithParent, ...args, script], {
+  const child = spawn(process.execPath, [...SERVER_NODE_OPTIONS, '--import', 'tsx', '--import', exitWithParent, ...args, script], {
     cwd: repoRoot,
     env: { PATH: env.PATH ?? '', HOME: env.HOME ?? '', METADATA_SERVER_DETECTION: 'none', ...childEnv },
     stdio: ['pipe', 'pipe', 'pipe'],

@@ -2,7 +2,7 @@ import { createGunzip, createInflate, createInflateRaw } from 'node:zlib';
 import type { Transform } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import type { RequestHandler } from 'express';
-import { isObject, sendError } from '@strata/runtime';
+import { isObject, sendError, setOwn } from '@strata/runtime';
 
 /**
  * Reads POST /v1/events bodies in every format producers send, and sets `req.body` to the events
@@ -340,7 +340,7 @@ function eventsFromJson(value: unknown): Result<unknown[]> {
  * `common` under `event`: the event's own fields win (an explicit null included), and `context`
  * merges one level deep so hoisted `context.user_agent` joins an event's own `context.page`.
  *
- * Keys are copied with defineProperty, never by assignment, spread into an existing object or
+ * Keys are copied with setOwn, never by plain assignment, spread into an existing object or
  * Object.assign: JSON.parse makes `"__proto__"` an ordinary own key, and assigning it would set
  * the merged event's prototype instead. Copied this way it stays the inert own field it was.
  */
@@ -350,23 +350,19 @@ export function mergeCommon(common: Record<string, unknown>, event: Record<strin
   const eventContext = Object.hasOwn(event, 'context') ? event.context : {};
   // Each event gets its own context object, so changing one event's context cannot reach the
   // others (values below context stay shared: they are JSON, and later steps copy on write).
-  if (isObject(commonContext) && isObject(eventContext)) define(merged, 'context', shallowMerge(commonContext, eventContext));
+  if (isObject(commonContext) && isObject(eventContext)) setOwn(merged, 'context', shallowMerge(commonContext, eventContext));
   return merged;
 }
 
 function shallowMerge(under: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
   const merged: Record<string, unknown> = {};
-  for (const key of Object.keys(under)) define(merged, key, under[key]);
-  for (const key of Object.keys(over)) define(merged, key, over[key]);
+  for (const key of Object.keys(under)) setOwn(merged, key, under[key]);
+  for (const key of Object.keys(over)) setOwn(merged, key, over[key]);
   return merged;
 }
 
 function ownValue(obj: Record<string, unknown>, key: string): unknown {
   return Object.hasOwn(obj, key) ? obj[key] : undefined;
-}
-
-function define(obj: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /**

@@ -1,4 +1,4 @@
-import { isObject } from '@strata/runtime';
+import { isObject, setOwn } from '@strata/runtime';
 import { checkEventTime, protectPii, type EventTimeWindow, type FieldError, type PiiHasher, type Registry } from '@strata/schemas';
 
 /**
@@ -69,39 +69,54 @@ export function prepareEvents(body: unknown, deps: PrepareDeps): PrepareResult {
     return { ok: false, errors: [{ index: -1, path: '', message: `at most ${deps.maxEvents} events per request, got ${body.length}` }] };
   }
   const now = deps.now();
-  const receivedAt = now.toISOString();
+  const request: RequestContext = { deps, receivedAt: now.toISOString(), receivedAtMs: now.getTime() };
   const rejected: RejectedEvent[] = [];
   const prepared: PreparedEvent[] = [];
-  body.forEach((raw, index) => {
-    const reject = (errors: FieldError[], logType?: string, eventId?: unknown) =>
-      rejected.push({ index, logType, errors, data: raw, eventId: typeof eventId === 'string' ? eventId : undefined });
-    if (!isObject(raw)) return reject([{ path: '', message: 'must be a JSON object' }]);
-    const route = routing(raw);
-    const latest = typeof raw.log_type === 'string' ? deps.registry.latestVersion(raw.log_type) : undefined;
-    const known = latest !== undefined ? (raw.log_type as string) : undefined;
-    if (route.error || !route.logType) return reject([route.error!], known, raw.event_id);
-    const { log_type: _logType, ...fields } = raw;
-    // The version validated against is stored with the event: the latest unless the producer pinned one.
-    const version = route.version ?? latest;
-    // Only an absent event_id is assigned one: an explicit null is the producer's mistake, and says so.
-    const event = {
-      ...fields,
-      event_id: fields.event_id === undefined ? deps.newId() : fields.event_id,
-      received_at: receivedAt,
-      ...(fields.source === undefined && deps.defaultSource ? { source: deps.defaultSource } : {}),
-      ...(version ? { schema_version: version } : {}),
-    };
-    const result = deps.registry.validate(route.logType, version, event);
-    if (!result.ok) return reject(result.errors, known, event.event_id);
-    const late = checkEventTime(String(result.event.ts), now.getTime(), deps.window);
-    if (late) return reject([late], known, event.event_id);
-    prepared.push({
-      index,
-      logType: result.logType,
-      eventId: String(event.event_id),
-      // PII is protected here, before the event reaches Pub/Sub: raw values are never published.
-      event: protectPii(result.event, deps.registry.piiRules(result.logType, result.version), deps.hash),
-    });
-  });
+  // A plain loop calling a module-level function: no closure per event, on ingest's hottest path.
+  for (let index = 0; index < body.length; index++) {
+    const outcome = prepareOne(body[index], index, request);
+    if ('errors' in outcome) rejected.push(outcome);
+    else prepared.push(outcome);
+  }
   return { ok: true, events: prepared, rejected };
+}
+
+interface RequestContext {
+  deps: PrepareDeps;
+  receivedAt: string;
+  receivedAtMs: number;
+}
+
+function rejectEvent(raw: unknown, index: number, errors: FieldError[], logType?: string, eventId?: unknown): RejectedEvent {
+  return { index, logType, errors, data: raw, eventId: typeof eventId === 'string' ? eventId : undefined };
+}
+
+function prepareOne(raw: unknown, index: number, { deps, receivedAt, receivedAtMs }: RequestContext): PreparedEvent | RejectedEvent {
+  if (!isObject(raw)) return rejectEvent(raw, index, [{ path: '', message: 'must be a JSON object' }]);
+  const route = routing(raw);
+  const latest = typeof raw.log_type === 'string' ? deps.registry.latestVersion(raw.log_type) : undefined;
+  const known = latest !== undefined ? (raw.log_type as string) : undefined;
+  if (route.error || !route.logType) return rejectEvent(raw, index, [route.error!], known, raw.event_id);
+  // The version validated against is stored with the event: the latest unless the producer pinned one.
+  const version = route.version ?? latest;
+  // One copy of the producer's object, built in a single pass (rest and spread copies were half of
+  // prepare's CPU): without the routing field, with the fields Strata fills in.
+  const event: Record<string, unknown> = {};
+  for (const key in raw) if (key !== 'log_type') setOwn(event, key, raw[key]);
+  // Only an absent event_id is assigned one: an explicit null is the producer's mistake, and says so.
+  if (event.event_id === undefined) event.event_id = deps.newId();
+  event.received_at = receivedAt;
+  if (event.source === undefined && deps.defaultSource) event.source = deps.defaultSource;
+  if (version) event.schema_version = version;
+  const result = deps.registry.validate(route.logType, version, event);
+  if (!result.ok) return rejectEvent(raw, index, result.errors, known, event.event_id);
+  const late = checkEventTime(String(result.event.ts), receivedAtMs, deps.window);
+  if (late) return rejectEvent(raw, index, [late], known, event.event_id);
+  return {
+    index,
+    logType: result.logType,
+    eventId: String(event.event_id),
+    // PII is protected here, before the event reaches Pub/Sub: raw values are never published.
+    event: protectPii(result.event, deps.registry.piiRules(result.logType, result.version), deps.hash),
+  };
 }

@@ -21,7 +21,10 @@ export interface IngestWiring {
 export function wireIngest(config: IngestConfig, logger: Logger): IngestWiring {
   // PUBSUB_EMULATOR_HOST, when set, is honoured by the client itself: no local branch here.
   const pubsub = new PubSub({ projectId: config.projectId });
-  const topic = pubsub.topic(config.topic, { batching: { maxMessages: 1000, maxMilliseconds: 10 } });
+  // Every request waits for its publish, so the batching delay is paid by every request: 2 ms still
+  // coalesces the messages of concurrent requests into one RPC, where the client's default 10 ms
+  // left the CPU idle between waves (npm run bench -w @strata/ingest: about +25 % events/s).
+  const topic = pubsub.topic(config.topic, { batching: { maxMessages: 1000, maxMilliseconds: 2 } });
   const registry = openRegistrySource({ databaseUrl: config.schemaRegistryDatabaseUrl, ttlMs: config.schemaRegistryTtlMs, logger });
   let stopping = false;
   const app = createApp({
