@@ -1,13 +1,18 @@
 /**
  * `npm run query -- "<sql>"`: DuckDB over the local lake folder. One view per log type, named as
- * the BigQuery external tables are, reading the hive partitions (log_type, dt, hr) from the paths.
+ * the BigQuery external tables are, reading the hive partitions (log_type, dt, hr) from the paths;
+ * `<log_type>_deduped`, one row per event_id as every rollup counts them; and `curated_<rollup>`
+ * over the curator's Parquet copy of each rollup, for the rollups it has written.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import Table from 'cli-table3';
-import { LAKE_ROOT } from '@strata/schemas';
+import { CURATED_ROOT, LAKE_ROOT, ROLLUPS } from '@strata/schemas';
 import { dataDirFromEnv, defaultDataDir, lakeDir } from './local-config.js';
+
+const quoted = (path: string) => `'${path.replaceAll("'", "''")}'`;
+const holdsParquet = (dir: string) => existsSync(dir) && readdirSync(dir, { recursive: true }).some((f) => String(f).endsWith('.parquet'));
 
 export async function queryLake(sql: string, dataDir: string = defaultDataDir): Promise<{ columns: string[]; rows: unknown[][] }> {
   const root = join(lakeDir(dataDir), LAKE_ROOT);
@@ -18,12 +23,25 @@ export async function queryLake(sql: string, dataDir: string = defaultDataDir): 
       ? readdirSync(root).filter((d) => d.startsWith('log_type=')).map((d) => d.slice('log_type='.length))
       : [];
     for (const logType of logTypes) {
-      const glob = join(root, `log_type=${logType}`, '*', '*', '*.parquet').replaceAll("'", "''");
+      const glob = join(root, `log_type=${logType}`, '*', '*', '*.parquet');
       // union_by_name: files written under older schema versions lack newer columns. Partition key
       // types are fixed as the BigQuery external tables declare them ({dt:DATE}/{hr:INTEGER}).
       await conn.run(
-        `create view "${logType}" as select * from read_parquet('${glob}', hive_partitioning = true, union_by_name = true, ` +
+        `create view "${logType}" as select * from read_parquet(${quoted(glob)}, hive_partitioning = true, union_by_name = true, ` +
           `hive_types = {'log_type': VARCHAR, 'dt': DATE, 'hr': INTEGER})`,
+      );
+      // Pub/Sub delivers at least once, so the lake may hold an event twice: keep the first received.
+      await conn.run(`create view "${logType}_deduped" as select * from "${logType}" qualify row_number() over (partition by event_id order by received_at) = 1`);
+    }
+    // curated/<rollup>/dt=<day>/<log type>.parquet; read_parquet fails on a glob matching nothing,
+    // so a rollup the curator has not written yet gets no view.
+    for (const rollup of ROLLUPS) {
+      const dir = join(lakeDir(dataDir), CURATED_ROOT, rollup.name);
+      if (!holdsParquet(dir)) continue;
+      // union_by_name: a file written before a measure was declared lacks its column (NULL here).
+      await conn.run(
+        `create view "curated_${rollup.name}" as select * from read_parquet(${quoted(join(dir, '**', '*.parquet'))}, ` +
+          `hive_partitioning = true, union_by_name = true, hive_types = {'dt': DATE})`,
       );
     }
     const result = await conn.runAndReadAll(sql);

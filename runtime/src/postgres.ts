@@ -17,6 +17,11 @@ export interface MigrationSet {
   dir: string;
   /** Each set keeps its own table, so several can share one database. */
   migrationsTable: string;
+  /**
+   * File names in `dir` that are not migrations (a regular expression, anchored). node-pg-migrate
+   * takes every other file for one, and by default skips only dotfiles.
+   */
+  ignorePattern?: string;
 }
 
 /**
@@ -35,6 +40,7 @@ export async function runMigrations(databaseUrl: string, set: MigrationSet, logg
         dbClient: client,
         dir: set.dir,
         migrationsTable: set.migrationsTable,
+        ...(set.ignorePattern ? { ignorePattern: set.ignorePattern } : {}),
         direction: 'up',
         checkOrder: true,
         noLock: true,

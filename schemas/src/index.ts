@@ -15,3 +15,5 @@ export * from './bigquery.js';
 export * from './generate.js';
 export type * from '../generated/types.js';
 export * from './compat.js';
+export * from './rollups.js';
+export * from './rollup-sql.js';

@@ -8,6 +8,51 @@ import { toMillis } from './timestamps.js';
  */
 export const LAKE_ROOT = 'events';
 
+/** Every Parquet object Strata writes, in any zone. */
+export const PARQUET_CONTENT_TYPE = 'application/vnd.apache.parquet';
+
+/**
+ * The curated zone: each rollup's rows as Parquet, `curated/<rollup>/dt=<YYYY-MM-DD>/<log type>.parquet`,
+ * one object per rollup, day and log type, rewritten whenever the curator recomputes that day.
+ * Hive-style dt, so BigQuery external tables and DuckDB read it from the path.
+ */
+export const CURATED_ROOT = 'curated';
+
+export function curatedObjectName(rollup: string, dt: string, logType: string): string {
+  return `${CURATED_ROOT}/${rollup}/dt=${dt}/${logType}.parquet`;
+}
+
+/** Where rejected events are filed with their reasons (see the writer's quarantine). */
+export const QUARANTINE_ROOT = 'quarantine';
+
+/**
+ * How long each zone stays in which storage class: infra turns this into the bucket's lifecycle
+ * rules. Raw events cool down (queries of old days are rare, and BigQuery reads every class);
+ * quarantine is kept long enough to fix a schema and replay, then deleted; curated files are small
+ * and read by dashboards, so they stay Standard. Rollups in PostgreSQL have their own retention
+ * (ROLLUP_RETENTION_DAYS): the lake's lifecycle never deletes a figure.
+ */
+export interface ZoneLifecycle {
+  prefix: string;
+  /** Days after creation → storage class. */
+  transitions: Array<{ afterDays: number; storageClass: 'NEARLINE' | 'COLDLINE' | 'ARCHIVE' }>;
+  /** Days after creation when objects are deleted; undefined keeps them. */
+  deleteAfterDays?: number;
+}
+
+export const LAKE_ZONES: readonly ZoneLifecycle[] = [
+  {
+    prefix: `${LAKE_ROOT}/`,
+    transitions: [
+      { afterDays: 30, storageClass: 'NEARLINE' },
+      { afterDays: 90, storageClass: 'COLDLINE' },
+      { afterDays: 365, storageClass: 'ARCHIVE' },
+    ],
+  },
+  { prefix: `${QUARANTINE_ROOT}/`, transitions: [{ afterDays: 30, storageClass: 'NEARLINE' }], deleteAfterDays: 90 },
+  { prefix: `${CURATED_ROOT}/`, transitions: [] },
+];
+
 export interface Partition {
   logType: string;
   dt: string;

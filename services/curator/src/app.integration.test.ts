@@ -1,20 +1,22 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, createOidcVerifier } from '@strata/runtime';
+import { createLogger, createOidcVerifier, createUlidFactory } from '@strata/runtime';
+import { DEFAULT_EVENT_TIME_WINDOW, ROLLUPS } from '@strata/schemas';
 import { createOidcIssuer, serveCerts, type OidcIssuer, type ServedCerts } from '@strata/dev/oidc-issuer';
 import { resetTestDatabase, testDatabase, type TestDatabase } from '@strata/dev/postgres';
 import { createApp } from './app.js';
 import { createCurator } from './curate.js';
-import { objectNameFor, readCounts, userAction, userActionParquet } from './lake-fixtures.js';
-import { createMemoryLake } from './lake-reader.js';
+import { DEFAULT_COMPACTION_POLICY } from './compaction-policy.js';
+import { objectNameFor, readRollup, userAction, userActionParquet } from './lake-fixtures.js';
+import { createMemoryLake, type MemoryLake } from './lake-store.js';
 import { migrate } from './migrate.js';
 import { createPool } from '@strata/runtime/postgres';
-import { openDuckDbRollup } from './rollup.js';
-import { CURATOR_LOCK_KEY, createPgSummaryStore } from './summary-store.js';
+import { openDuckDbEngine } from './rollup.js';
+import { createPgSummaryStore } from './summary-store.js';
 
 const audience = 'https://curator.local/run';
 const schedulerEmail = 'scheduler@strata-dev.iam.gserviceaccount.com';
@@ -26,6 +28,8 @@ describe('POST /run', () => {
   let certs: ServedCerts | undefined;
   let workDir: string;
   let app: ReturnType<typeof createApp>;
+  let lake: MemoryLake;
+  const hourly = ROLLUPS.find((r) => r.name === 'hourly_event_counts')!;
 
   beforeAll(async () => {
     db = await testDatabase();
@@ -38,12 +42,23 @@ describe('POST /run', () => {
     issuer = await createOidcIssuer();
     certs = await serveCerts(issuer);
 
-    const lake = createMemoryLake();
+    lake = createMemoryLake();
     const rows = [userAction('e1', 'page_view', '2025-03-01T10:01:00Z', 'u1'), userAction('e1', 'page_view', '2025-03-01T10:01:00Z', 'u1')];
     lake.put(objectNameFor(rows, 'a'), userActionParquet(rows));
+    const curator = createCurator({
+      lake,
+      store: createPgSummaryStore(pool),
+      openEngine: () => openDuckDbEngine(ROLLUPS),
+      rollups: ROLLUPS,
+      settings: { eventWindow: DEFAULT_EVENT_TIME_WINDOW, marginDays: 2, runBudgetMs: 60_000, rollupRetentionDays: 0, compaction: DEFAULT_COMPACTION_POLICY, downloadConcurrency: 2 },
+      workDir,
+      logger,
+      newId: createUlidFactory(),
+      now: () => Date.parse('2025-03-02T12:00:00Z'),
+    });
     app = createApp({
       config: { projectId: 'strata-test' },
-      curator: createCurator({ lake, store: createPgSummaryStore(pool), openRollup: openDuckDbRollup, workDir, logger }),
+      curator,
       verifier: createOidcVerifier({ audience, serviceAccountEmail: schedulerEmail, certsUrl: certs.certsUrl }),
       logger,
     });
@@ -63,31 +78,29 @@ describe('POST /run', () => {
     const otherAccount = await issuer.sign({ audience, email: 'someone@strata-dev.iam.gserviceaccount.com' });
     const wrong = await request(app).post('/run').set('authorization', `Bearer ${otherAccount}`);
     expect(wrong.status).toBe(401);
-    expect(await readCounts(pool)).toEqual([]);
+    expect(await readRollup(pool, hourly)).toEqual([]);
   });
 
   it('runs a pass and answers its summary', async () => {
     const token = await issuer.sign({ audience, email: schedulerEmail });
     const res = await request(app).post('/run').set('authorization', `Bearer ${token}`);
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ partitionsScanned: 1, partitionsChanged: 1, partitionsFailed: 0, rollupRows: 1, durationMs: expect.any(Number) });
-    expect(await readCounts(pool)).toEqual([expect.objectContaining({ event: 'page_view', events: 1, users: 1 })]);
+    expect(res.body).toMatchObject({ scope: 'window', partitionsListed: 1, daysChanged: 1, daysCurated: 1, daysFailed: 0, duplicatesRemoved: 1, durationMs: expect.any(Number) });
+    expect(await readRollup(pool, hourly)).toEqual([expect.objectContaining({ event: 'page_view', events: 1, users: 1 })]);
   });
 
-  it('answers 409 while another run holds the lock, and runs again once it is released', async () => {
+  it('refuses an unknown scope, naming the ones it has', async () => {
     const token = await issuer.sign({ audience, email: schedulerEmail });
-    const other = new pg.Client({ connectionString: db.url });
-    await other.connect();
-    try {
-      await other.query('select pg_advisory_lock($1)', [CURATOR_LOCK_KEY]);
-      const res = await request(app).post('/run').set('authorization', `Bearer ${token}`);
-      expect(res.status).toBe(409);
-      expect(res.body).toEqual({ error: 'run_in_progress', reason: 'another run holds the lock' });
-    } finally {
-      await other.end(); // dropping the session releases its lock
-    }
-    const again = await request(app).post('/run').set('authorization', `Bearer ${token}`);
-    expect(again.status).toBe(200);
-    expect(again.body).toMatchObject({ partitionsChanged: 0 });
+    const res = await request(app).post('/run?scope=everything').set('authorization', `Bearer ${token}`);
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({ error: 'bad_scope', reason: 'scope must be "window" (the default) or "all", got "everything"' });
+  });
+
+  it('answers 500 with the summary when a day failed, so Scheduler retries and alerts fire', async () => {
+    const token = await issuer.sign({ audience, email: schedulerEmail });
+    lake.put('events/log_type=user_action/dt=2025-03-02/hr=01/bad.parquet', new TextEncoder().encode('not parquet'));
+    const res = await request(app).post('/run?scope=all').set('authorization', `Bearer ${token}`);
+    expect(res.status).toBe(500);
+    expect(res.body).toMatchObject({ error: 'days_failed', reason: '1 of 1 days could not be curated; they are retried next run', summary: { scope: 'all', daysFailed: 1, failures: [{ day: 'user_action/2025-03-02' }] } });
   });
 });

@@ -12,9 +12,13 @@ export interface CuratorAppDeps {
 }
 
 /**
- * POST /run: one curation pass, called by Cloud Scheduler with an OIDC token. A pass must finish
- * within the job's attempt deadline (HTTP targets: 3 min by default, 30 min at most) and Cloud Run's
- * request timeout; an interrupted pass loses nothing, since each partition commits on its own.
+ * POST /run: one curation pass, called by Cloud Scheduler with an OIDC token. A pass starts no new
+ * day after its budget (CURATOR_RUN_BUDGET_SECONDS, below the job's attempt deadline: 3 min by
+ * default for HTTP targets); an interrupted pass loses nothing, since each day commits on its own.
+ * `?scope=all` looks at all of history instead of the lateness window (after a backfill).
+ *
+ * 200 with the summary when every day it reached was curated; 500 with the summary when some
+ * failed, so Scheduler retries and alerting on the job's failures fires.
  */
 export function createApp(deps: CuratorAppDeps): Express {
   const { config, curator, verifier, logger } = deps;
@@ -23,14 +27,18 @@ export function createApp(deps: CuratorAppDeps): Express {
 
   app.post('/run', requireOidc(verifier), async (req, res) => {
     const log = logger.child(traceFields(req.get('x-cloud-trace-context'), config.projectId));
-    const outcome = await curator.run();
-    if (!outcome.ran) {
-      log.info({ reason: outcome.reason }, 'curation run skipped');
-      // 409, not 5xx: the scheduler should not retry, the run in progress covers this one.
-      sendError(res, 409, 'run_in_progress', outcome.reason);
+    const scope = req.query.scope ?? 'window';
+    if (scope !== 'window' && scope !== 'all') {
+      sendError(res, 400, 'bad_scope', `scope must be "window" (the default) or "all", got ${JSON.stringify(scope)}`);
       return;
     }
-    res.json(outcome.summary);
+    const summary = await curator.run(scope);
+    if (summary.daysFailed > 0) {
+      log.error({ daysFailed: summary.daysFailed }, 'curation run finished with failed days');
+      sendError(res, 500, 'days_failed', `${summary.daysFailed} of ${summary.daysChanged} days could not be curated; they are retried next run`, { summary });
+      return;
+    }
+    res.json(summary);
   });
 
   app.get('/healthz', healthz());

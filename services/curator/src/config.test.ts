@@ -2,6 +2,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '@strata/runtime';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_EVENT_TIME_WINDOW } from '@strata/schemas';
+import { DEFAULT_COMPACTION_POLICY } from './compaction-policy.js';
 import { loadConfig } from './config.js';
 
 const required = {
@@ -24,7 +26,20 @@ describe('loadConfig', () => {
       oidcCertsUrl: undefined,
       workDir: join(tmpdir(), 'strata-curator'),
       logLevel: 'info',
+      curation: {
+        eventWindow: DEFAULT_EVENT_TIME_WINDOW,
+        marginDays: 2,
+        runBudgetMs: 150_000,
+        rollupRetentionDays: 0,
+        compaction: DEFAULT_COMPACTION_POLICY,
+        downloadConcurrency: 4,
+      },
     });
+  });
+
+  it('reads the curation settings', () => {
+    const config = loadConfig({ ...required, EVENT_MAX_LATE_SECONDS: '86400', CURATOR_RUN_BUDGET_SECONDS: '20', ROLLUP_RETENTION_DAYS: '400', COMPACTION_CLOSE_AFTER_SECONDS: '600', CURATOR_MARGIN_DAYS: '0' });
+    expect(config.curation).toMatchObject({ eventWindow: { maxLateMs: 86_400_000 }, runBudgetMs: 20_000, rollupRetentionDays: 400, marginDays: 0, compaction: { closeAfterMs: 600_000 } });
   });
 
   it('reads the optional settings', () => {

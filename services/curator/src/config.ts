@@ -1,6 +1,9 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { optionalString, readInt, requireString, type Env } from '@strata/runtime';
+import { readEventTimeWindow } from '@strata/schemas';
+import { DEFAULT_COMPACTION_POLICY } from './compaction-policy.js';
+import type { CurationSettings } from './curate.js';
 
 /** The curator's whole configuration, parsed once at start-up; a bad value fails fast naming its variable. */
 export interface CuratorConfig {
@@ -21,7 +24,15 @@ export interface CuratorConfig {
   /** Where Parquet files are downloaded for DuckDB; on Cloud Run this is in-memory disk. */
   workDir: string;
   logLevel: string;
+  /** What a run looks at and how far it goes: see CurationSettings. */
+  curation: CurationSettings;
 }
+
+/**
+ * Cloud Scheduler's HTTP jobs give an attempt 3 minutes by default: a run starts no new day after
+ * 150 s, so it answers in time and the next run continues.
+ */
+const DEFAULT_RUN_BUDGET_SECONDS = 150;
 
 export function loadConfig(env: Env = process.env): CuratorConfig {
   return {
@@ -35,5 +46,17 @@ export function loadConfig(env: Env = process.env): CuratorConfig {
     oidcCertsUrl: optionalString(env, 'OIDC_CERTS_URL'),
     workDir: requireString(env, 'CURATOR_WORK_DIR', join(tmpdir(), 'strata-curator')),
     logLevel: requireString(env, 'LOG_LEVEL', 'info'),
+    curation: {
+      // The same variables ingest and the writer read: the window they enforce bounds what can change.
+      eventWindow: readEventTimeWindow(env),
+      marginDays: readInt(env, 'CURATOR_MARGIN_DAYS', 2, { min: 0, max: 366 }),
+      runBudgetMs: readInt(env, 'CURATOR_RUN_BUDGET_SECONDS', DEFAULT_RUN_BUDGET_SECONDS, { min: 1, max: 3600 }) * 1000,
+      rollupRetentionDays: readInt(env, 'ROLLUP_RETENTION_DAYS', 0, { min: 0, max: 36_500 }),
+      compaction: {
+        ...DEFAULT_COMPACTION_POLICY,
+        closeAfterMs: readInt(env, 'COMPACTION_CLOSE_AFTER_SECONDS', DEFAULT_COMPACTION_POLICY.closeAfterMs / 1000, { min: 0, max: 30 * 86_400 }) * 1000,
+      },
+      downloadConcurrency: readInt(env, 'CURATOR_DOWNLOAD_CONCURRENCY', 4, { min: 1, max: 64 }),
+    },
   };
 }

@@ -1,172 +1,295 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '@strata/runtime';
-import { LAKE_ROOT, partitionKey } from '@strata/schemas';
-import type { LakeReader } from './lake-reader.js';
-import { diffPartitions, groupByPartition, type ListedPartition } from './partitions.js';
-import type { EventCount, Rollup } from './rollup.js';
+import { curatedObjectName, LAKE_ROOT, PARQUET_CONTENT_TYPE, type EventTimeWindow, type RollupDeclaration } from '@strata/schemas';
+import { compactPartition, type CompactionResult } from './compact.js';
+import { planCompaction, type CompactionPolicy } from './compaction-policy.js';
+
+import { forEachLimited } from './limited.js';
+import type { LakeStore } from './lake-store.js';
+import { groupByDay, groupByPartition, type ListedDay, type ListedPartition } from './partitions.js';
+import type { RollupEngine } from './rollup.js';
 import type { CurationSession, SummaryStore } from './summary-store.js';
+import { curationWindow, windowOffsets, type CurationWindow } from './window.js';
+
+/** Which days a run looks at: the lateness window (every scheduled run), or all of history (backfills). */
+export type RunScope = 'window' | 'all';
 
 export interface CurationSummary {
-  /** Partitions found in the lake listing. */
-  partitionsScanned: number;
-  /** Partitions recomputed or deleted by this run. */
-  partitionsChanged: number;
-  /** Changed partitions that could not be read this run; they keep their old fingerprint and are retried next run. */
-  partitionsFailed: number;
-  /** Rollup rows written (upserted) for the recomputed partitions. */
+  scope: RunScope;
+  /** The days looked at, for scope "window". */
+  window: CurationWindow | undefined;
+  /** Hours (partitions) and days found in the listing. */
+  partitionsListed: number;
+  daysListed: number;
+  /** Days with new, changed or compactable hours: the run's work. */
+  daysChanged: number;
+  daysCurated: number;
+  /** Days that could not be curated; each keeps its old figures and fingerprints and is retried next run. */
+  daysFailed: number;
+  /** Days another instance was curating (its lock was held). */
+  daysLocked: number;
+  /** Days not started because the run's time budget was spent; the next run starts with them. */
+  daysLeft: number;
+  stoppedAtBudget: boolean;
+  /** Hours compacted, input files replaced, and compactions that failed (the hour is curated anyway). */
+  compactions: number;
+  filesCompacted: number;
+  compactionsFailed: number;
+  /** Rollup rows written (upserted) for the curated days. */
   rollupRows: number;
+  /** Rows dropped as duplicates of an event_id while curating. */
+  duplicatesRemoved: number;
+  /** Rollup rows deleted because they are older than the rollups' retention. */
+  rollupRowsExpired: number;
   durationMs: number;
+  /** The first failures, for whoever reads the answer (all are logged). */
+  failures: Array<{ day: string; reason: string }>;
+}
+
+export interface CurationSettings {
+  /** The event-time window ingest and the writer enforce: it bounds which days can still change. */
+  eventWindow: EventTimeWindow;
+  /** Days before the window that a run also looks at. */
+  marginDays: number;
+  /** No new day is started after this much of a run (keep it below Scheduler's attempt deadline). */
+  runBudgetMs: number;
+  /** Rollup rows older than this many days are deleted; 0 keeps them forever. */
+  rollupRetentionDays: number;
+  compaction: CompactionPolicy;
+  /** Parallel downloads per day. */
+  downloadConcurrency: number;
 }
 
 export interface PassDeps {
-  lake: LakeReader;
+  lake: LakeStore;
   session: CurationSession;
-  rollup: Rollup;
-  /** A folder this pass owns; each partition's files are downloaded below it and removed after it. */
+  engine: RollupEngine;
+  rollups: readonly RollupDeclaration[];
+  settings: CurationSettings;
+  /** A folder this pass owns; each day's files are downloaded below it and removed after it. */
   workDir: string;
   logger: Logger;
-  /** Parallel downloads per partition. */
-  downloadConcurrency?: number;
-  now?: () => number;
+  newId: () => string;
+  now: () => number;
 }
 
-type Recomputed = { ok: true; rows: number } | { ok: false; reason: string };
+const MAX_REPORTED_FAILURES = 20;
 
-/**
- * Runs `work` over `items` with at most `limit` in flight. After a failure no new item starts, and
- * the first error is thrown only once the items in flight have settled, so nothing is still
- * writing into a folder the caller is about to remove.
- */
-async function forEachLimited<T>(items: T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const lane = async () => {
-    while (next < items.length && !failure) {
-      const index = next++;
-      try {
-        await work(items[index]!, index);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  if (failure) throw failure.error;
-}
-
-/**
- * Downloads and rolls up one partition, then replaces its rows. Reading the lake (a missing or
- * corrupt object) fails only this partition; a PostgreSQL failure throws and ends the run, since
- * every later partition would fail the same way. Either way nothing half-written is left: the
- * rows and the fingerprint change together in one transaction or not at all.
- */
-async function recompute(listed: ListedPartition, dir: string, deps: PassDeps): Promise<Recomputed> {
-  let counts: EventCount[];
-  try {
-    await mkdir(dir, { recursive: true });
-    // Local names by index: no character of an object name reaches the file system.
-    const files = listed.objects.map((_, i) => join(dir, `${i}.parquet`));
-    await forEachLimited(listed.objects, deps.downloadConcurrency ?? 4, (object, i) => deps.lake.download(object.name, files[i]!));
-    const result = await deps.rollup.countEvents(files);
-    if (!result.ok) return result;
-    counts = result.counts;
-  } catch (err) {
-    return { ok: false, reason: (err as Error).message };
-  } finally {
-    // Cloud Run's disk is memory: free it before the next partition.
-    await rm(dir, { recursive: true, force: true });
-  }
-  let rows: number;
-  try {
-    rows = await deps.session.replacePartition(
-      { partition: listed.partition, fingerprint: listed.fingerprint, objectCount: listed.objects.length },
-      counts,
-    );
-  } catch (err) {
-    // A value PostgreSQL refuses (class 22, data exception: a date out of range, say) is this
-    // partition's problem; it must not stop every later partition. Anything else (the connection,
-    // the server) would fail them all, so it ends the run.
-    if (isDataException(err)) return { ok: false, reason: `PostgreSQL refused its rollup: ${(err as Error).message}` };
-    throw err;
-  }
-  const duplicates = counts.reduce((n, c) => n + c.rows - c.events, 0);
-  deps.logger.debug({ partition: partitionKey(listed.partition), objects: listed.objects.length, rollupRows: rows, duplicates }, 'partition curated');
-  return { ok: true, rows };
-}
+type DayOutcome = { ok: true; rows: number; duplicates: number; compactions: CompactionResult[]; compactionsFailed: number } | { ok: false; reason: string; compactions: CompactionResult[]; compactionsFailed: number };
 
 // https://www.postgresql.org/docs/current/errcodes-appendix.html
 const isDataException = (err: unknown): boolean => typeof (err as { code?: unknown })?.code === 'string' && (err as { code: string }).code.startsWith('22');
 
-/**
- * One incremental pass: list the lake, recompute what changed since the stored fingerprints, drop
- * what vanished. The listing covers all of events/ so late events in old partitions are caught;
- * it costs one list call per 1,000 objects, which compaction keeps small.
- */
-export async function curatePass(deps: PassDeps): Promise<CurationSummary> {
-  const now = deps.now ?? Date.now;
-  const started = now();
-  const listed = groupByPartition(await deps.lake.list(`${LAKE_ROOT}/`));
-  const changes = diffPartitions(listed, await deps.session.storedPartitions());
-
-  let rollupRows = 0;
-  let failed = 0;
-  for (const [index, partition] of changes.changed.entries()) {
-    const result = await recompute(partition, join(deps.workDir, `p${index}`), deps);
-    if (result.ok) {
-      rollupRows += result.rows;
-    } else {
-      failed += 1;
-      deps.logger.error({ partition: partitionKey(partition.partition), reason: result.reason }, 'partition not curated; retried next run');
-    }
-  }
-  for (const partition of changes.vanished) {
-    await deps.session.removePartition(partition);
-    deps.logger.debug({ partition: partitionKey(partition) }, 'partition gone from the lake; rollup deleted');
-  }
-
-  return {
-    partitionsScanned: listed.size,
-    partitionsChanged: changes.changed.length - failed + changes.vanished.length,
-    partitionsFailed: failed,
-    rollupRows,
-    durationMs: now() - started,
-  };
+/** The log types present in the lake, from one delimiter listing of events/. */
+async function lakeLogTypes(lake: LakeStore): Promise<string[]> {
+  const prefixes = await lake.listPrefixes(`${LAKE_ROOT}/`);
+  return prefixes.flatMap((p) => /^events\/log_type=([a-z][a-z0-9_]*)\/$/.exec(p)?.[1] ?? []);
 }
 
-export type RunOutcome = { ran: true; summary: CurationSummary } | { ran: false; reason: string };
+/** The listing of the days a run looks at: one paginated list per log type, bounded by the window. */
+async function listDays(lake: LakeStore, window: CurationWindow | undefined): Promise<Map<string, ListedPartition>> {
+  const objects = [];
+  for (const logType of await lakeLogTypes(lake)) {
+    if (!window) {
+      objects.push(...(await lake.list(`${LAKE_ROOT}/log_type=${logType}/`)));
+      continue;
+    }
+    const { prefix, startOffset, endOffset } = windowOffsets(logType, window);
+    objects.push(...(await lake.list(prefix, { startOffset, endOffset })));
+  }
+  return groupByPartition(objects);
+}
+
+/** Compacts the day's closed hours that need it; returns the day as listed afterwards. */
+async function compactDay(day: ListedDay, dir: string, deps: PassDeps): Promise<{ day: ListedDay; results: CompactionResult[]; failed: number }> {
+  const results: CompactionResult[] = [];
+  let failed = 0;
+  for (const hour of day.hours) {
+    const plan = planCompaction(hour.partition, hour.objects, deps.now(), deps.settings.compaction);
+    if (!plan) continue;
+    try {
+      results.push(await compactPartition(plan, { lake: deps.lake, connection: deps.engine.connection, workDir: dir, newId: deps.newId, logger: deps.logger, targetFileBytes: deps.settings.compaction.targetFileBytes }));
+    } catch (err) {
+      // The hour keeps its files: curation reads them as they are, and the next run tries again.
+      failed += 1;
+      deps.logger.error({ partition: `${day.logType}/${day.dt}/${hour.partition.hr}`, err }, 'compaction failed; the hour is curated uncompacted');
+    }
+  }
+  if (results.length === 0) return { day, results, failed };
+  // Relist the day: its compacted hours now hold new objects.
+  const relisted = groupByPartition(await deps.lake.list(`${LAKE_ROOT}/log_type=${day.logType}/dt=${day.dt}/`));
+  return { day: { ...day, hours: [...relisted.values()].sort((a, b) => (a.partition.hr < b.partition.hr ? -1 : 1)) }, results, failed };
+}
+
+/**
+ * One day of one log type: compact its closed hours, download its files, compute every rollup that
+ * reads the log type with DuckDB, write the curated Parquet, then the rows and fingerprints in one
+ * transaction. Reading the lake or computing fails only this day; a PostgreSQL failure other than
+ * a data exception throws and ends the run, since every later day would fail the same way.
+ */
+async function curateDay(listed: ListedDay, dir: string, deps: PassDeps): Promise<DayOutcome> {
+  await mkdir(dir, { recursive: true });
+  let compacted: Awaited<ReturnType<typeof compactDay>> = { day: listed, results: [], failed: 0 };
+  try {
+    compacted = await compactDay(listed, join(dir, 'compaction'), deps);
+    const { day } = compacted;
+    const objects = day.hours.flatMap((h) => h.objects);
+    // Local names by index: no character of an object name reaches the file system.
+    const files = objects.map((_, i) => join(dir, `${i}.parquet`));
+    await forEachLimited(objects, deps.settings.downloadConcurrency, (object, i) => deps.lake.download(object.name, files[i]!));
+    const result = await deps.engine.computeDay(day.logType, files, dir);
+    if (!result.ok) return { ok: false, reason: result.reason, compactions: compacted.results, compactionsFailed: compacted.failed };
+
+    // A day some of whose hours have expired from the lake keeps its daily figures and curated
+    // files as they were: recomputed from what is left, they would shrink.
+    const complete = day.vanishedHours.length === 0;
+    const rollups = result.rollups.filter((r) => complete || r.rollup.grain === 'hour');
+    if (complete) {
+      for (const r of rollups) await deps.lake.replace(curatedObjectName(r.rollup.name, day.dt, day.logType), r.parquetPath, PARQUET_CONTENT_TYPE);
+    }
+    let rows: number;
+    try {
+      rows = await deps.session.writeDay({
+        logType: day.logType,
+        dt: day.dt,
+        hours: day.hours.map((h) => ({ partition: h.partition, fingerprint: h.fingerprint, objectCount: h.objects.length })),
+        vanishedHours: day.vanishedHours,
+        rollups,
+      });
+    } catch (err) {
+      // A value PostgreSQL refuses (class 22, data exception) is this day's problem.
+      if (isDataException(err)) return { ok: false, reason: `PostgreSQL refused its rollups: ${(err as Error).message}`, compactions: compacted.results, compactionsFailed: compacted.failed };
+      throw Object.assign(err as Error, { fromDatabase: true });
+    }
+    return { ok: true, rows, duplicates: result.rows - result.events, compactions: compacted.results, compactionsFailed: compacted.failed };
+  } catch (err) {
+    if ((err as { fromDatabase?: boolean }).fromDatabase) throw err;
+    return { ok: false, reason: (err as Error).message, compactions: compacted.results, compactionsFailed: compacted.failed };
+  } finally {
+    // Cloud Run's disk is memory: free it before the next day.
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Least recently curated first (never curated before anything), so a run cut short by its budget never starves a day. */
+function byCurationAge(a: ListedDay, b: ListedDay): number {
+  if (a.curatedAt !== b.curatedAt) {
+    if (a.curatedAt === undefined) return -1;
+    if (b.curatedAt === undefined) return 1;
+    return a.curatedAt < b.curatedAt ? -1 : 1;
+  }
+  return `${a.logType}/${a.dt}` < `${b.logType}/${b.dt}` ? -1 : 1;
+}
+
+/**
+ * One incremental pass: list the days that can still change, curate those whose hours changed
+ * (or need compacting) since the stored fingerprints, oldest curation first, until the budget is
+ * spent. A day whose files have all gone is not listed and keeps its rollups.
+ */
+export async function curatePass(deps: PassDeps, scope: RunScope = 'window'): Promise<CurationSummary> {
+  const started = deps.now();
+  const { settings } = deps;
+  const window = scope === 'window' ? curationWindow(started, settings.eventWindow, settings.marginDays) : undefined;
+  const listed = await listDays(deps.lake, window);
+  const stored = await deps.session.storedPartitions(window?.fromDt ?? '0001-01-01');
+  const days = groupByDay(listed, stored);
+  const compactable = (day: ListedDay) => day.hours.some((h) => planCompaction(h.partition, h.objects, started, settings.compaction) !== undefined);
+  const work = days.filter((d) => d.changedHours.length > 0 || compactable(d)).sort(byCurationAge);
+
+  const summary: CurationSummary = {
+    scope,
+    window,
+    partitionsListed: listed.size,
+    daysListed: days.length,
+    daysChanged: work.length,
+    daysCurated: 0,
+    daysFailed: 0,
+    daysLocked: 0,
+    daysLeft: 0,
+    stoppedAtBudget: false,
+    compactions: 0,
+    filesCompacted: 0,
+    compactionsFailed: 0,
+    rollupRows: 0,
+    duplicatesRemoved: 0,
+    rollupRowsExpired: 0,
+    durationMs: 0,
+    failures: [],
+  };
+  for (const [index, day] of work.entries()) {
+    if (deps.now() - started >= settings.runBudgetMs) {
+      summary.stoppedAtBudget = true;
+      summary.daysLeft = work.length - index;
+      deps.logger.warn({ daysLeft: summary.daysLeft, budgetMs: settings.runBudgetMs }, 'run budget spent; the next run continues');
+      break;
+    }
+    const key = `${day.logType}/${day.dt}`;
+    if (!(await deps.session.tryLockDay(day.logType, day.dt))) {
+      summary.daysLocked += 1;
+      continue;
+    }
+    let outcome: DayOutcome;
+    try {
+      outcome = await curateDay(day, join(deps.workDir, `d${index}`), deps);
+    } finally {
+      await deps.session.unlockDay(day.logType, day.dt);
+    }
+    summary.compactions += outcome.compactions.length;
+    summary.filesCompacted += outcome.compactions.reduce((n, c) => n + c.inputs, 0);
+    summary.compactionsFailed += outcome.compactionsFailed;
+    if (outcome.ok) {
+      summary.daysCurated += 1;
+      summary.rollupRows += outcome.rows;
+      summary.duplicatesRemoved += outcome.duplicates;
+      deps.logger.debug({ day: key, changedHours: day.changedHours, rollupRows: outcome.rows, duplicates: outcome.duplicates }, 'day curated');
+    } else {
+      summary.daysFailed += 1;
+      if (summary.failures.length < MAX_REPORTED_FAILURES) summary.failures.push({ day: key, reason: outcome.reason });
+      deps.logger.error({ day: key, reason: outcome.reason }, 'day not curated; retried next run');
+    }
+  }
+  if (settings.rollupRetentionDays > 0) {
+    summary.rollupRowsExpired = await deps.session.pruneRollups(deps.rollups, settings.rollupRetentionDays);
+  }
+  summary.durationMs = deps.now() - started;
+  return summary;
+}
 
 export interface Curator {
-  run(): Promise<RunOutcome>;
+  run(scope?: RunScope): Promise<CurationSummary>;
 }
 
 export interface CuratorDeps {
-  lake: LakeReader;
+  lake: LakeStore;
   store: SummaryStore;
-  openRollup: () => Promise<Rollup>;
+  openEngine: () => Promise<RollupEngine>;
+  rollups: readonly RollupDeclaration[];
+  settings: CurationSettings;
   /** Parent of each run's private download folder (CURATOR_WORK_DIR). */
   workDir: string;
   logger: Logger;
+  newId: () => string;
+  now?: () => number;
 }
 
-/** A run = take the lock, open DuckDB and a private work folder, make one pass, release everything. */
+/** A run = one PostgreSQL session, DuckDB and a private work folder for one pass, released after it. */
 export function createCurator(deps: CuratorDeps): Curator {
   return {
-    async run() {
-      const outcome = await deps.store.withRunLock(async (session) => {
+    async run(scope = 'window') {
+      const summary = await deps.store.withSession(async (session) => {
         await mkdir(deps.workDir, { recursive: true });
         const runDir = await mkdtemp(join(deps.workDir, 'run-'));
-        const rollup = await deps.openRollup();
+        const engine = await deps.openEngine();
         try {
-          return await curatePass({ lake: deps.lake, session, rollup, workDir: runDir, logger: deps.logger });
+          return await curatePass({ ...deps, session, engine, workDir: runDir, now: deps.now ?? Date.now }, scope);
         } finally {
-          rollup.close();
+          engine.close();
           await rm(runDir, { recursive: true, force: true });
         }
       });
-      if (!outcome.acquired) return { ran: false, reason: 'another run holds the lock' };
-      deps.logger.info({ ...outcome.value }, 'curation run finished');
-      return { ran: true, summary: outcome.value };
+      deps.logger.info({ ...summary, failures: summary.failures.length }, 'curation run finished');
+      return summary;
     },
   };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { LakeObject } from './lake-reader.js';
-import { diffPartitions, fingerprintOf, groupByPartition, type StoredPartition } from './partitions.js';
+import type { LakeObject } from './lake-store.js';
+import { fingerprintOf, groupByDay, groupByPartition, type StoredPartition } from './partitions.js';
 
 const object = (name: string, generation = '1', size = 100): LakeObject => ({ name, generation, size, updated: '2025-03-01T10:00:00Z' });
 const A = 'events/log_type=user_action/dt=2025-03-01/hr=10';
@@ -45,28 +45,32 @@ describe('groupByPartition', () => {
   });
 });
 
-describe('diffPartitions', () => {
-  const listed = groupByPartition([object(`${A}/a.parquet`), object(`${B}/b.parquet`), object(`${B}/c.parquet`)]);
-  const remembered = (key: string, fingerprint: string): [string, StoredPartition] => {
+describe('groupByDay', () => {
+  const C = 'events/log_type=user_action/dt=2025-03-02/hr=00';
+  const listed = groupByPartition([object(`${A}/a.parquet`), object(`${B}/b.parquet`), object(`${B}/c.parquet`), object(`${C}/d.parquet`)]);
+  const remembered = (key: string, fingerprint: string, curatedAt = '2025-03-02 01:00:00+00', objectCount = 1): [string, StoredPartition] => {
     const [logType, dt, hr] = key.split('/') as [string, string, string];
-    return [key, { partition: { logType, dt, hr }, fingerprint, objectCount: 1 }];
+    return [key, { partition: { logType, dt, hr }, fingerprint, objectCount, curatedAt }];
   };
 
-  it('treats every partition as changed when nothing is stored', () => {
-    const changes = diffPartitions(listed, new Map());
-    expect(changes.changed.map((p) => p.partition.hr)).toEqual(['10', '11']);
-    expect(changes).toMatchObject({ vanished: [], unchanged: 0 });
+  it('makes one unit per log type and day, every hour changed when nothing is stored', () => {
+    const days = groupByDay(listed, new Map());
+    expect(days.map((d) => [d.logType, d.dt, d.hours.map((h) => h.partition.hr), d.changedHours, d.curatedAt])).toEqual([
+      ['user_action', '2025-03-01', ['10', '11'], ['10', '11'], undefined],
+      ['user_action', '2025-03-02', ['00'], ['00'], undefined],
+    ]);
   });
 
-  it('keeps partitions whose fingerprint matches, recomputes the others, deletes the vanished', () => {
+  it('marks changed hours, vanished hours of a listed day, and the oldest curation time', () => {
     const stored = new Map([
-      remembered('user_action/2025-03-01/10', listed.get('user_action/2025-03-01/10')!.fingerprint),
-      remembered('user_action/2025-03-01/11', 'an older listing'),
-      remembered('user_action/2025-02-28/23', 'all files deleted since'),
+      remembered('user_action/2025-03-01/10', listed.get('user_action/2025-03-01/10')!.fingerprint, '2025-03-02 01:00:00+00'),
+      remembered('user_action/2025-03-01/11', 'an older listing', '2025-03-01 12:00:00+00'),
+      remembered('user_action/2025-03-01/09', 'all files deleted since'),
+      remembered('user_action/2025-03-01/08', 'curated while empty', '2025-03-01 12:00:00+00', 0),
+      remembered('user_action/2025-03-02/00', listed.get('user_action/2025-03-02/00')!.fingerprint),
     ]);
-    const changes = diffPartitions(listed, stored);
-    expect(changes.changed.map((p) => p.partition)).toEqual([{ logType: 'user_action', dt: '2025-03-01', hr: '11' }]);
-    expect(changes.vanished).toEqual([{ logType: 'user_action', dt: '2025-02-28', hr: '23' }]);
-    expect(changes.unchanged).toBe(1);
+    const [first, second] = groupByDay(listed, stored);
+    expect(first).toMatchObject({ changedHours: ['11'], vanishedHours: ['09'], curatedAt: '2025-03-01 12:00:00+00' });
+    expect(second).toMatchObject({ changedHours: [], vanishedHours: [] });
   });
 });

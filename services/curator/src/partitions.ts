@@ -1,27 +1,35 @@
 import { createHash } from 'node:crypto';
 import { parseObjectName, partitionKey, type Partition } from '@strata/schemas';
-import type { LakeObject } from './lake-reader.js';
+import type { LakeObject } from './lake-store.js';
 
-/** A lake partition as listed now: its objects and their fingerprint. */
+/** A lake partition (one hour of one log type) as listed now: its objects and their fingerprint. */
 export interface ListedPartition {
   partition: Partition;
   objects: LakeObject[];
   fingerprint: string;
 }
 
-/** What the summary store remembers about a partition it rolled up. */
+/** What the summary store remembers about an hour it curated. */
 export interface StoredPartition {
   partition: Partition;
   fingerprint: string;
   objectCount: number;
+  /** When it was last curated (text, as PostgreSQL gives it); absent before it is stored. */
+  curatedAt?: string;
 }
 
-export interface PartitionChanges {
-  /** New partitions and ones whose objects changed, in key order. */
-  changed: ListedPartition[];
-  /** Partitions the store knows whose objects have all gone (e.g. deleted by retention). */
-  vanished: Partition[];
-  unchanged: number;
+/** One day of one log type: the unit of curation (a daily distinct needs the whole day). */
+export interface ListedDay {
+  logType: string;
+  dt: string;
+  /** Its hours as listed, in hour order. */
+  hours: ListedPartition[];
+  /** Hours whose objects differ from what was curated (new, grown, compacted). */
+  changedHours: string[];
+  /** Hours curated before whose objects have all gone: retention, or an operator. */
+  vanishedHours: string[];
+  /** The oldest curated_at of its hours; undefined when some hour was never curated. */
+  curatedAt: string | undefined;
 }
 
 /**
@@ -49,16 +57,35 @@ export function groupByPartition(objects: LakeObject[]): Map<string, ListedParti
   return listed;
 }
 
-/** Which partitions need recomputing or deleting, given what the store remembers (keyed by `partitionKey`). */
-export function diffPartitions(listed: Map<string, ListedPartition>, stored: Map<string, StoredPartition>): PartitionChanges {
-  const byKey = (a: [string, unknown], b: [string, unknown]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
-  const changed = [...listed]
-    .filter(([key, p]) => stored.get(key)?.fingerprint !== p.fingerprint)
-    .sort(byKey)
-    .map(([, p]) => p);
-  const vanished = [...stored]
-    .filter(([key]) => !listed.has(key))
-    .sort(byKey)
-    .map(([, p]) => p.partition);
-  return { changed, vanished, unchanged: listed.size - changed.length };
+/**
+ * The listed hours grouped into days, each compared with what the store remembers. `stored` covers
+ * at least the listed days; a stored hour of a listed day with no objects now has vanished.
+ */
+export function groupByDay(listed: Map<string, ListedPartition>, stored: Map<string, StoredPartition>): ListedDay[] {
+  const days = new Map<string, ListedDay>();
+  const dayOf = (logType: string, dt: string) => {
+    const key = `${logType}/${dt}`;
+    let day = days.get(key);
+    if (!day) days.set(key, (day = { logType, dt, hours: [], changedHours: [], vanishedHours: [], curatedAt: undefined }));
+    return day;
+  };
+  for (const [key, hour] of listed) {
+    const day = dayOf(hour.partition.logType, hour.partition.dt);
+    day.hours.push(hour);
+    const before = stored.get(key);
+    if (before?.fingerprint !== hour.fingerprint) day.changedHours.push(hour.partition.hr);
+  }
+  for (const [key, before] of stored) {
+    const day = days.get(`${before.partition.logType}/${before.partition.dt}`);
+    if (day && !listed.has(key) && before.objectCount > 0) day.vanishedHours.push(before.partition.hr);
+  }
+  for (const day of days.values()) {
+    const curated = day.hours.map((h) => stored.get(partitionKey(h.partition))?.curatedAt);
+    // ISO-like text from PostgreSQL sorts as time; one hour never curated makes the day "never".
+    day.curatedAt = curated.includes(undefined) ? undefined : (curated as string[]).sort()[0];
+    day.hours.sort((a, b) => (a.partition.hr < b.partition.hr ? -1 : 1));
+    day.changedHours.sort();
+    day.vanishedHours.sort();
+  }
+  return [...days.values()].sort((a, b) => (a.logType === b.logType ? (a.dt < b.dt ? -1 : 1) : a.logType < b.logType ? -1 : 1));
 }

@@ -1,58 +1,108 @@
-import { DuckDBInstance, listValue } from '@duckdb/node-api';
-import { ENVELOPE } from '@strata/schemas';
+import { join } from 'node:path';
+import { DuckDBInstance, listValue, type DuckDBConnection } from '@duckdb/node-api';
+import { ENVELOPE, rollupApplies, rollupSql, type Match, type RollupDeclaration } from '@strata/schemas';
 
-/** One rollup row of a partition. */
-export interface EventCount {
-  event: string;
-  /** Distinct event_id: Pub/Sub delivers at least once, so a file may repeat an event another holds. */
-  events: number;
-  /** Rows read, duplicates included (rows - events = duplicates removed). */
-  rows: number;
-  /** Distinct user_id; null when the log type has no user_id column. */
-  users: number | null;
+/** One row of a rollup, keyed by its column names (dt as YYYY-MM-DD text, numbers as numbers). */
+export type RollupRow = Record<string, string | number | null>;
+
+export interface DayRollup {
+  rollup: RollupDeclaration;
+  rows: RollupRow[];
+  /** The same rows as a Parquet file, for the curated zone. */
+  parquetPath: string;
 }
 
-export type RollupResult = { ok: true; counts: EventCount[] } | { ok: false; reason: string };
+export type DayResult =
+  | {
+      ok: true;
+      rollups: DayRollup[];
+      /** Rows read, duplicates included, and distinct events: rows - events duplicates were removed. */
+      rows: number;
+      events: number;
+    }
+  | { ok: false; reason: string };
 
-export interface Rollup {
-  /** Counts events in one partition's Parquet files (local paths). */
-  countEvents(files: string[]): Promise<RollupResult>;
+export interface RollupEngine {
+  /** DuckDB's connection, shared with compaction (one engine per run). */
+  connection: DuckDBConnection;
+  /**
+   * Every rollup that reads `logType`, computed over one day's Parquet files (local paths), after
+   * removing duplicates by event_id (the first received_at wins). Curated Parquet goes to outDir.
+   */
+  computeDay(logType: string, files: string[], outDir: string): Promise<DayResult>;
   close(): void;
 }
+
+const REQUIRED = [ENVELOPE.eventId, ENVELOPE.event, ENVELOPE.ts, ENVELOPE.receivedAt];
+
+/** The columns a rollup reads, and the DuckDB type it reads each as (for one missing from every file). */
+function columnsRead(rollup: RollupDeclaration): Map<string, string> {
+  const read = new Map<string, string>();
+  const text = (match: Match | undefined) => Object.keys(match ?? {}).forEach((c) => read.set(c, 'varchar'));
+  text(rollup.where);
+  for (const d of rollup.dimensions) read.set(d.column, 'varchar');
+  for (const m of rollup.measures) {
+    if (m.kind === 'ratio' || m.kind === 'count') {
+      if (m.kind === 'count') text(m.where);
+      continue;
+    }
+    text(m.where);
+    read.set(m.column, m.kind === 'distinct' ? 'varchar' : 'double');
+  }
+  return read;
+}
+
+const plain = (value: unknown): string | number | null => {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'bigint') return Number(value);
+  if (value instanceof Date) return value.toISOString().slice(0, 10);
+  if (typeof value === 'number' || typeof value === 'string') return value;
+  return String(value);
+};
 
 /**
  * DuckDB in memory, one instance per run. `union_by_name` reads files written under different
  * schema versions of a log type together; hive_partitioning is off because the downloaded files'
- * local paths carry no partition keys (the partition is known from the object names).
+ * local paths carry no partition keys (the partition is known from the object names). A column
+ * no file of the day has yet (a field newer than all of them) reads as NULL.
  */
-export async function openDuckDbRollup(): Promise<Rollup> {
+export async function openDuckDbEngine(rollups: readonly RollupDeclaration[]): Promise<RollupEngine> {
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
   const source = 'read_parquet($files, union_by_name = true, hive_partitioning = false)';
   return {
-    async countEvents(files) {
-      if (files.length === 0) return { ok: true, counts: [] };
+    connection,
+    async computeDay(logType, files, outDir) {
+      const applicable = rollups.filter((r) => rollupApplies(r, logType));
+      if (files.length === 0) return { ok: false, reason: 'the day has no files' };
       const values = { files: listValue(files) };
       const described = await connection.runAndReadAll(`select column_name from (describe select * from ${source})`, values);
-      const columns = new Set(described.getRowObjectsJS().map((row) => String(row.column_name)));
-      const { event, eventId, userId } = ENVELOPE;
-      const missing = [event, eventId].filter((c) => !columns.has(c));
+      const present = new Set(described.getRowObjectsJS().map((row) => String(row.column_name)));
+      const missing = REQUIRED.filter((c) => !present.has(c));
       if (missing.length > 0) return { ok: false, reason: `the Parquet files have no ${missing.join(' or ')} column` };
-      const users = columns.has(userId) ? `count(distinct ${userId})` : 'null::bigint';
-      const reader = await connection.runAndReadAll(
-        `select ${event} as event, count(distinct ${eventId}) as events, count(*) as rows, ${users} as users
-         from ${source} where ${event} is not null group by 1 order by 1`,
+      const absent = new Map<string, string>();
+      for (const rollup of applicable) for (const [column, type] of columnsRead(rollup)) if (!present.has(column)) absent.set(column, type);
+      const extra = [...absent].map(([column, type]) => `, null::${type} as ${column}`).join('');
+      // One row per event_id: Pub/Sub delivers at least once, and a compaction swap briefly shows
+      // an hour twice. The first received_at wins; ties go to the smaller ts, then the event name.
+      await connection.run(
+        `create or replace temp table deduped as
+         select *${extra} from ${source}
+         qualify row_number() over (partition by ${ENVELOPE.eventId} order by ${ENVELOPE.receivedAt}, ${ENVELOPE.ts}, ${ENVELOPE.event}) = 1`,
         values,
       );
-      return {
-        ok: true,
-        counts: reader.getRowObjectsJS().map((row) => ({
-          event: String(row.event),
-          events: Number(row.events),
-          rows: Number(row.rows),
-          users: row.users === null ? null : Number(row.users),
-        })),
-      };
+      const totals = await connection.runAndReadAll(`select (select count(*) from ${source}) as rows, (select count(*) from deduped) as events`, values);
+      const [total] = totals.getRowObjectsJS();
+      const result: DayRollup[] = [];
+      for (const rollup of applicable) {
+        const table = `rollup_${rollup.name}`;
+        await connection.run(`create or replace temp table ${table} as ${rollupSql({ rollup, logType, dialect: 'duckdb', source: 'deduped' })}`);
+        const parquetPath = join(outDir, `${rollup.name}.parquet`);
+        await connection.run(`copy ${table} to '${parquetPath.replaceAll("'", "''")}' (format parquet, compression zstd)`);
+        const rows = (await connection.runAndReadAll(`select * from ${table}`)).getRowObjectsJS();
+        result.push({ rollup, parquetPath, rows: rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, plain(v)]))) });
+      }
+      return { ok: true, rollups: result, rows: Number(total!.rows), events: Number(total!.events) };
     },
     close() {
       connection.closeSync();

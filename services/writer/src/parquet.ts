@@ -2,7 +2,7 @@ import { tableToIPC, type Table as ArrowTable } from 'apache-arrow';
 import { Compression, EnabledStatistics, Encoding, Table, WriterPropertiesBuilder, writeParquet, type WriterProperties } from 'parquet-wasm';
 import { ENVELOPE, toArrowTable, type Column } from '@strata/schemas';
 
-export const PARQUET_CONTENT_TYPE = 'application/vnd.apache.parquet';
+export { PARQUET_CONTENT_TYPE } from '@strata/schemas';
 
 /**
  * Rows per row group unless told otherwise: 128Ki, about DuckDB's default of 122,880

@@ -1,14 +1,14 @@
 import { storable } from '@strata/runtime';
-import { toMicros, UNKNOWN_LOG_TYPE, type FieldError } from '@strata/schemas';
+import { QUARANTINE_ROOT, toMicros, UNKNOWN_LOG_TYPE, type FieldError } from '@strata/schemas';
 import type { PushMessage } from './push-message.js';
 
 /**
  * Quarantine keeps everything the lake cannot take (an invalid event, an event of an unknown log
  * type, a line or a whole message that cannot be read) with its reasons, as one JSON line each under
  * `quarantine/log_type=<t|_unknown>/dt=<publish date>/<id>.jsonl`, so it can be fixed and replayed.
- * Nothing is silently dropped.
+ * Nothing is silently dropped. The root is part of the lake's layout (schemas/src/lake.ts).
  */
-export const QUARANTINE_ROOT = 'quarantine';
+export { QUARANTINE_ROOT };
 export const QUARANTINE_CONTENT_TYPE = 'application/x-ndjson';
 
 export interface QuarantineGroup {
