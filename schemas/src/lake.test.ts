@@ -11,6 +11,11 @@ describe('lake layout', () => {
   it('parses lake object names and ignores anything else', () => {
     expect(parseObjectName('events/log_type=user_action/dt=2026-01-02/hr=03/01J.parquet')).toEqual({ logType: 'user_action', dt: '2026-01-02', hr: '03' });
     expect(parseObjectName('quarantine/log_type=user_action/dt=2026-01-02/x.jsonl')).toBeUndefined();
+    // Names no writer makes: the curator must not take them for partitions.
+    expect(parseObjectName('events/log_type=user_action/dt=2026-01-02/hr=24/a.parquet')).toBeUndefined();
+    expect(parseObjectName('events/log_type=user_action/dt=2025-02-29/hr=00/a.parquet')).toBeUndefined();
+    expect(parseObjectName('events/log_type=user_action/dt=2024-02-29/hr=23/a.parquet')).toEqual({ logType: 'user_action', dt: '2024-02-29', hr: '23' });
+    expect(parseObjectName('events/log_type=user_action/dt=0000-06-01/hr=10/a.parquet')).toEqual({ logType: 'user_action', dt: '0000-06-01', hr: '10' });
     expect(parseObjectName('events/log_type=user_action/dt=2026-01-02/hr=03/x.tmp')).toBeUndefined();
   });
 });

@@ -72,11 +72,23 @@ export function partitionKey(p: Partition): string {
   return `${p.logType}/${p.dt}/${p.hr}`;
 }
 
-const OBJECT = /^events\/log_type=([a-z][a-z0-9_]*)\/dt=(\d{4}-\d{2}-\d{2})\/hr=(\d{2})\/[^/]+\.parquet$/;
+const OBJECT = /^events\/log_type=([a-z][a-z0-9_]*)\/dt=(\d{4}-\d{2}-\d{2})\/hr=([01]\d|2[0-3])\/[^/]+\.parquet$/;
 
-/** The partition an object belongs to, or undefined for anything that is not a lake Parquet file. */
+/** Whether YYYY-MM-DD is a date of the calendar (not 2025-02-30). */
+const isCalendarDate = (dt: string): boolean => {
+  const [y, m, d] = dt.split('-').map(Number) as [number, number, number];
+  const date = new Date(Date.UTC(y, m - 1, d));
+  // Date.UTC maps years 0–99 to 1900–1999: set the full year explicitly.
+  date.setUTCFullYear(y);
+  return date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d;
+};
+
+/**
+ * The partition an object belongs to, or undefined for anything that is not a lake Parquet file.
+ * A stray name with hour 24 or 2025-02-30 is not a partition: the curator would fail on it forever.
+ */
 export function parseObjectName(name: string): Partition | undefined {
   const match = OBJECT.exec(name);
-  if (!match) return undefined;
+  if (!match || !isCalendarDate(match[2]!)) return undefined;
   return { logType: match[1]!, dt: match[2]!, hr: match[3]! };
 }

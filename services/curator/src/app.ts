@@ -17,8 +17,8 @@ export interface CuratorAppDeps {
  * default for HTTP targets); an interrupted pass loses nothing, since each day commits on its own.
  * `?scope=all` looks at all of history instead of the lateness window (after a backfill).
  *
- * 200 with the summary when every day it reached was curated; 500 with the summary when some
- * failed, so Scheduler retries and alerting on the job's failures fires.
+ * 200 with the summary when every day it reached was curated and compacted; 500 with the summary
+ * when some failed, so Scheduler retries and alerting on the job's failures fires.
  */
 export function createApp(deps: CuratorAppDeps): Express {
   const { config, curator, verifier, logger } = deps;
@@ -33,9 +33,12 @@ export function createApp(deps: CuratorAppDeps): Express {
       return;
     }
     const summary = await curator.run(scope);
-    if (summary.daysFailed > 0) {
-      log.error({ daysFailed: summary.daysFailed }, 'curation run finished with failed days');
-      sendError(res, 500, 'days_failed', `${summary.daysFailed} of ${summary.daysChanged} days could not be curated; they are retried next run`, { summary });
+    if (summary.daysFailed > 0 || summary.compactionsFailed > 0) {
+      log.error({ daysFailed: summary.daysFailed, compactionsFailed: summary.compactionsFailed }, 'curation run finished with failures');
+      const reason = summary.daysFailed > 0
+        ? `${summary.daysFailed} of ${summary.daysChanged} days could not be curated; they are retried next run`
+        : `${summary.compactionsFailed} hours could not be compacted; they were curated uncompacted and are retried next run`;
+      sendError(res, 500, summary.daysFailed > 0 ? 'days_failed' : 'compaction_failed', reason, { summary });
       return;
     }
     res.json(summary);

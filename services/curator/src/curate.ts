@@ -7,7 +7,7 @@ import { planCompaction, type CompactionPolicy } from './compaction-policy.js';
 
 import { forEachLimited } from './limited.js';
 import type { LakeStore } from './lake-store.js';
-import { groupByDay, groupByPartition, type ListedDay, type ListedPartition } from './partitions.js';
+import { definitionsOf, groupByDay, groupByPartition, type ListedDay, type ListedPartition } from './partitions.js';
 import type { RollupEngine } from './rollup.js';
 import type { CurationSession, SummaryStore } from './summary-store.js';
 import { curationWindow, windowOffsets, type CurationWindow } from './window.js';
@@ -29,6 +29,8 @@ export interface CurationSummary {
   daysFailed: number;
   /** Days another instance was curating (its lock was held). */
   daysLocked: number;
+  /** Days found already curated once their lock was taken (another instance did them meanwhile). */
+  daysUnchanged: number;
   /** Days not started because the run's time budget was spent; the next run starts with them. */
   daysLeft: number;
   stoppedAtBudget: boolean;
@@ -72,14 +74,27 @@ export interface PassDeps {
   logger: Logger;
   newId: () => string;
   now: () => number;
+  /** Each log type's rollup definitions, part of every fingerprint (definitionsOf). */
+  definitions: (logType: string) => string;
 }
 
 const MAX_REPORTED_FAILURES = 20;
 
 type DayOutcome = { ok: true; rows: number; duplicates: number; compactions: CompactionResult[]; compactionsFailed: number } | { ok: false; reason: string; compactions: CompactionResult[]; compactionsFailed: number };
 
-// https://www.postgresql.org/docs/current/errcodes-appendix.html
-const isDataException = (err: unknown): boolean => typeof (err as { code?: unknown })?.code === 'string' && (err as { code: string }).code.startsWith('22');
+/**
+ * A PostgreSQL error that is this day's problem, not the database's: a value it refuses (class 22,
+ * data exception: a date out of range), a constraint (class 23), or a statement timeout on a large
+ * day (57014). Anything else (the connection, the server) would fail every later day the same
+ * way, so it ends the run. https://www.postgresql.org/docs/current/errcodes-appendix.html
+ */
+const isDayFailure = (err: unknown): boolean => {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23') || code === '57014');
+};
+
+/** An object listed a moment ago is gone: another instance compacted its hour since. */
+const isNotFound = (err: unknown): boolean => (err as { code?: unknown })?.code === 404;
 
 /** The log types present in the lake, from one delimiter listing of events/. */
 async function lakeLogTypes(lake: LakeStore): Promise<string[]> {
@@ -88,7 +103,7 @@ async function lakeLogTypes(lake: LakeStore): Promise<string[]> {
 }
 
 /** The listing of the days a run looks at: one paginated list per log type, bounded by the window. */
-async function listDays(lake: LakeStore, window: CurationWindow | undefined): Promise<Map<string, ListedPartition>> {
+async function listDays(lake: LakeStore, window: CurationWindow | undefined, definitions: (logType: string) => string): Promise<Map<string, ListedPartition>> {
   const objects = [];
   for (const logType of await lakeLogTypes(lake)) {
     if (!window) {
@@ -98,7 +113,14 @@ async function listDays(lake: LakeStore, window: CurationWindow | undefined): Pr
     const { prefix, startOffset, endOffset } = windowOffsets(logType, window);
     objects.push(...(await lake.list(prefix, { startOffset, endOffset })));
   }
-  return groupByPartition(objects);
+  return groupByPartition(objects, definitions);
+}
+
+/** The day as the lake and the store have it now (after waiting for its lock, or a compaction). */
+async function refreshDay(day: Pick<ListedDay, 'logType' | 'dt'>, deps: PassDeps): Promise<ListedDay | undefined> {
+  const listed = groupByPartition(await deps.lake.list(`${LAKE_ROOT}/log_type=${day.logType}/dt=${day.dt}/`), deps.definitions);
+  const stored = new Map([...(await deps.session.storedPartitions(day.dt, day.dt))].filter(([, p]) => p.partition.logType === day.logType));
+  return groupByDay(listed, stored)[0];
 }
 
 /** Compacts the day's closed hours that need it; returns the day as listed afterwards. */
@@ -116,10 +138,18 @@ async function compactDay(day: ListedDay, dir: string, deps: PassDeps): Promise<
       deps.logger.error({ partition: `${day.logType}/${day.dt}/${hour.partition.hr}`, err }, 'compaction failed; the hour is curated uncompacted');
     }
   }
-  if (results.length === 0) return { day, results, failed };
-  // Relist the day: its compacted hours now hold new objects.
-  const relisted = groupByPartition(await deps.lake.list(`${LAKE_ROOT}/log_type=${day.logType}/dt=${day.dt}/`));
-  return { day: { ...day, hours: [...relisted.values()].sort((a, b) => (a.partition.hr < b.partition.hr ? -1 : 1)) }, results, failed };
+  if (results.length === 0 && failed === 0) return { day, results, failed };
+  // Relist the day: a compacted hour holds new objects, and a failed one may have lost some inputs
+  // after its output was written.
+  return { day: (await refreshDay(day, deps)) ?? day, results, failed };
+}
+
+async function downloadDay(day: ListedDay, dir: string, deps: PassDeps): Promise<string[]> {
+  const objects = day.hours.flatMap((h) => h.objects);
+  // Local names by index: no character of an object name reaches the file system.
+  const files = objects.map((_, i) => join(dir, `${i}.parquet`));
+  await forEachLimited(objects, deps.settings.downloadConcurrency, (object, i) => deps.lake.download(object.name, files[i]!));
+  return files;
 }
 
 /**
@@ -131,23 +161,26 @@ async function compactDay(day: ListedDay, dir: string, deps: PassDeps): Promise<
 async function curateDay(listed: ListedDay, dir: string, deps: PassDeps): Promise<DayOutcome> {
   await mkdir(dir, { recursive: true });
   let compacted: Awaited<ReturnType<typeof compactDay>> = { day: listed, results: [], failed: 0 };
+  const failed = (reason: string): DayOutcome => ({ ok: false, reason, compactions: compacted.results, compactionsFailed: compacted.failed });
   try {
     compacted = await compactDay(listed, join(dir, 'compaction'), deps);
-    const { day } = compacted;
-    const objects = day.hours.flatMap((h) => h.objects);
-    // Local names by index: no character of an object name reaches the file system.
-    const files = objects.map((_, i) => join(dir, `${i}.parquet`));
-    await forEachLimited(objects, deps.settings.downloadConcurrency, (object, i) => deps.lake.download(object.name, files[i]!));
+    let day = compacted.day;
+    let files: string[];
+    try {
+      files = await downloadDay(day, dir, deps);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      // Readers of a compacting lake list again when a listed object has gone (compact.ts).
+      day = (await refreshDay(day, deps)) ?? day;
+      files = await downloadDay(day, dir, deps);
+    }
     const result = await deps.engine.computeDay(day.logType, files, dir);
-    if (!result.ok) return { ok: false, reason: result.reason, compactions: compacted.results, compactionsFailed: compacted.failed };
+    if (!result.ok) return failed(result.reason);
 
     // A day some of whose hours have expired from the lake keeps its daily figures and curated
     // files as they were: recomputed from what is left, they would shrink.
     const complete = day.vanishedHours.length === 0;
     const rollups = result.rollups.filter((r) => complete || r.rollup.grain === 'hour');
-    if (complete) {
-      for (const r of rollups) await deps.lake.replace(curatedObjectName(r.rollup.name, day.dt, day.logType), r.parquetPath, PARQUET_CONTENT_TYPE);
-    }
     let rows: number;
     try {
       rows = await deps.session.writeDay({
@@ -158,14 +191,23 @@ async function curateDay(listed: ListedDay, dir: string, deps: PassDeps): Promis
         rollups,
       });
     } catch (err) {
-      // A value PostgreSQL refuses (class 22, data exception) is this day's problem.
-      if (isDataException(err)) return { ok: false, reason: `PostgreSQL refused its rollups: ${(err as Error).message}`, compactions: compacted.results, compactionsFailed: compacted.failed };
+      if (isDayFailure(err)) return failed(`PostgreSQL refused its rollups: ${(err as Error).message}`);
       throw Object.assign(err as Error, { fromDatabase: true });
+    }
+    // After the commit, so the curated zone never runs ahead of PostgreSQL; if an upload fails the
+    // day is marked for recomputation, so the next run writes both again.
+    if (complete) {
+      try {
+        for (const r of rollups) await deps.lake.replace(curatedObjectName(r.rollup.name, day.dt, day.logType), r.parquetPath, PARQUET_CONTENT_TYPE);
+      } catch (err) {
+        await deps.session.forgetDay(day.logType, day.dt);
+        return failed(`its curated files could not be written: ${(err as Error).message}`);
+      }
     }
     return { ok: true, rows, duplicates: result.rows - result.events, compactions: compacted.results, compactionsFailed: compacted.failed };
   } catch (err) {
     if ((err as { fromDatabase?: boolean }).fromDatabase) throw err;
-    return { ok: false, reason: (err as Error).message, compactions: compacted.results, compactionsFailed: compacted.failed };
+    return failed((err as Error).message);
   } finally {
     // Cloud Run's disk is memory: free it before the next day.
     await rm(dir, { recursive: true, force: true });
@@ -191,7 +233,7 @@ export async function curatePass(deps: PassDeps, scope: RunScope = 'window'): Pr
   const started = deps.now();
   const { settings } = deps;
   const window = scope === 'window' ? curationWindow(started, settings.eventWindow, settings.marginDays) : undefined;
-  const listed = await listDays(deps.lake, window);
+  const listed = await listDays(deps.lake, window, deps.definitions);
   const stored = await deps.session.storedPartitions(window?.fromDt ?? '0001-01-01');
   const days = groupByDay(listed, stored);
   const compactable = (day: ListedDay) => day.hours.some((h) => planCompaction(h.partition, h.objects, started, settings.compaction) !== undefined);
@@ -206,6 +248,7 @@ export async function curatePass(deps: PassDeps, scope: RunScope = 'window'): Pr
     daysCurated: 0,
     daysFailed: 0,
     daysLocked: 0,
+    daysUnchanged: 0,
     daysLeft: 0,
     stoppedAtBudget: false,
     compactions: 0,
@@ -229,15 +272,31 @@ export async function curatePass(deps: PassDeps, scope: RunScope = 'window'): Pr
       summary.daysLocked += 1;
       continue;
     }
-    let outcome: DayOutcome;
+    let outcome: DayOutcome | undefined;
     try {
-      outcome = await curateDay(day, join(deps.workDir, `d${index}`), deps);
+      // Another instance may have curated the day while this run listed and waited: look again,
+      // so an older listing never overwrites newer figures.
+      let fresh: ListedDay | undefined;
+      try {
+        fresh = await refreshDay(day, deps);
+      } catch (err) {
+        if (!isDayFailure(err)) throw err;
+        outcome = { ok: false, reason: `PostgreSQL refused the day: ${(err as Error).message}`, compactions: [], compactionsFailed: 0 };
+      }
+      if (fresh && (fresh.changedHours.length > 0 || compactable(fresh))) outcome = await curateDay(fresh, join(deps.workDir, `d${index}`), deps);
     } finally {
       await deps.session.unlockDay(day.logType, day.dt);
+    }
+    if (!outcome) {
+      summary.daysUnchanged += 1;
+      continue;
     }
     summary.compactions += outcome.compactions.length;
     summary.filesCompacted += outcome.compactions.reduce((n, c) => n + c.inputs, 0);
     summary.compactionsFailed += outcome.compactionsFailed;
+    if (outcome.compactionsFailed > 0 && summary.failures.length < MAX_REPORTED_FAILURES) {
+      summary.failures.push({ day: key, reason: `${outcome.compactionsFailed} of its hours could not be compacted (see the logs); it was curated from its files as they are` });
+    }
     if (outcome.ok) {
       summary.daysCurated += 1;
       summary.rollupRows += outcome.rows;
@@ -282,7 +341,8 @@ export function createCurator(deps: CuratorDeps): Curator {
         const runDir = await mkdtemp(join(deps.workDir, 'run-'));
         const engine = await deps.openEngine();
         try {
-          return await curatePass({ ...deps, session, engine, workDir: runDir, now: deps.now ?? Date.now }, scope);
+          const definitions = (logType: string) => definitionsOf(deps.rollups, logType);
+          return await curatePass({ ...deps, session, engine, workDir: runDir, now: deps.now ?? Date.now, definitions }, scope);
         } finally {
           engine.close();
           await rm(runDir, { recursive: true, force: true });

@@ -1,16 +1,20 @@
-import { http } from '@google-cloud/functions-framework';
-import { createLogger, sendError } from '@strata/runtime';
+import { http, type HttpFunction } from '@google-cloud/functions-framework';
+import { createLogger, createStop, sendError, trackInFlight, trapFunctionSignals } from '@strata/runtime';
 import { loadConfig } from './config.js';
 import { migrate } from './migrate.js';
 import { wireCurator } from './wiring.js';
 
-// Entry point for `functions-framework --target=curator`: the same app, built from the same config.
-// A function cannot await before registering, so the first request waits for the migrations.
+/**
+ * Cloud Run functions entry (`functions-framework --target=curator`): the same app, built from the
+ * same config. A function cannot await before registering, so the first request waits for the
+ * migrations. The framework owns the server, and on SIGTERM it would exit at once;
+ * trapFunctionSignals puts our stop in its place, so the database pool is ended cleanly.
+ */
 const config = loadConfig();
 const logger = createLogger({ service: 'curator', level: config.logLevel });
-const { app } = wireCurator(config, logger);
+const { app, pool } = wireCurator(config, logger);
 let migrated: Promise<unknown> | undefined;
-http('curator', (req, res) => {
+const handle: HttpFunction = (req, res) => {
   migrated ??= migrate(config.databaseUrl, logger).catch((err: unknown) => {
     migrated = undefined; // let the next request try again
     throw err;
@@ -22,4 +26,12 @@ http('curator', (req, res) => {
       sendError(res, 503, 'unavailable', 'database migrations failed; see the logs');
     },
   );
+};
+const inFlight = trackInFlight(handle);
+const stop = createStop(logger, {
+  // A run in progress finishes its current request; partitions it did not reach are redone next run.
+  stopAccepting: () => inFlight.idle(),
+  close: [() => pool.end()],
 });
+trapFunctionSignals(stop);
+http('curator', inFlight.handler);

@@ -134,7 +134,8 @@ export function createMemoryLake(): MemoryLake {
     },
     async download(name, destPath) {
       const object = objects.get(name);
-      if (!object) throw new Error(`No such object: ${name}`);
+      // Shaped like the GCS client's ApiError, which callers tell apart by its code.
+      if (!object) throw Object.assign(new Error(`No such object: ${name}`), { code: 404 });
       await writeFile(destPath, object.bytes);
     },
     async create(name, sourcePath) {

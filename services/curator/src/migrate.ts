@@ -1,9 +1,11 @@
-import { fileURLToPath } from 'node:url';
-import type { Logger } from '@strata/runtime';
+import { assetPath, type Logger } from '@strata/runtime';
 import { runMigrations } from '@strata/runtime/postgres';
 
-/** The curator's SQL migrations (rollup tables), tracked in node-pg-migrate's default table. */
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations/', import.meta.url));
+/**
+ * The curator's SQL migrations (rollup tables), tracked in node-pg-migrate's default table. Through
+ * assetPath: in a deployed bundle this module's URL is the bundle's, and the folder is copied beside it.
+ */
+export const MIGRATIONS_DIR = assetPath(import.meta.url, '../migrations/', 'services/curator/migrations/');
 export const MIGRATIONS_TABLE = 'pgmigrations';
 // rollups.snapshot.json sits beside the migrations it describes (scripts/rollups-migration.ts).
 const NOT_MIGRATIONS = '\\..*|.*\\.json';

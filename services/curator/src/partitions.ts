@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { parseObjectName, partitionKey, type Partition } from '@strata/schemas';
+import { parseObjectName, partitionKey, rollupApplies, type Partition, type RollupDeclaration } from '@strata/schemas';
 import type { LakeObject } from './lake-store.js';
 
 /** A lake partition (one hour of one log type) as listed now: its objects and their fingerprint. */
@@ -34,15 +34,25 @@ export interface ListedDay {
 
 /**
  * Identifies exactly the set of object versions in a partition: any object added, removed or
- * rewritten (new generation) changes it; listing order does not.
+ * rewritten (new generation) changes it; listing order does not. `definitions` (the rollups that
+ * read the log type, see definitionsOf) is part of it, so a new rollup or measure makes every day
+ * in the window recompute, and a run with scope "all" backfills the rest.
  */
-export function fingerprintOf(objects: Pick<LakeObject, 'name' | 'generation' | 'size'>[]): string {
+export function fingerprintOf(objects: Pick<LakeObject, 'name' | 'generation' | 'size'>[], definitions = ''): string {
   const lines = objects.map((o) => `${o.name}:${o.generation}:${o.size}`).sort();
-  return createHash('sha256').update(lines.join('\n')).digest('hex');
+  return createHash('sha256').update(definitions).update('\n').update(lines.join('\n')).digest('hex');
 }
 
-/** Groups a listing by partition (keyed by `partitionKey`); anything that is not a lake Parquet file is ignored. */
-export function groupByPartition(objects: LakeObject[]): Map<string, ListedPartition> {
+/** What the figures of a log type are computed by: the declarations of the rollups that read it. */
+export function definitionsOf(rollups: readonly RollupDeclaration[], logType: string): string {
+  return JSON.stringify(rollups.filter((r) => rollupApplies(r, logType)));
+}
+
+/**
+ * Groups a listing by partition (keyed by `partitionKey`); anything that is not a lake Parquet file
+ * is ignored. `definitions` gives each log type's definitions for its fingerprints.
+ */
+export function groupByPartition(objects: LakeObject[], definitions: (logType: string) => string = () => ''): Map<string, ListedPartition> {
   const groups = new Map<string, { partition: Partition; objects: LakeObject[] }>();
   for (const object of objects) {
     const partition = parseObjectName(object.name);
@@ -53,7 +63,7 @@ export function groupByPartition(objects: LakeObject[]): Map<string, ListedParti
     groups.set(key, group);
   }
   const listed = new Map<string, ListedPartition>();
-  for (const [key, group] of groups) listed.set(key, { ...group, fingerprint: fingerprintOf(group.objects) });
+  for (const [key, group] of groups) listed.set(key, { ...group, fingerprint: fingerprintOf(group.objects, definitions(group.partition.logType)) });
   return listed;
 }
 

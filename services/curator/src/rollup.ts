@@ -35,7 +35,7 @@ export interface RollupEngine {
 
 const REQUIRED = [ENVELOPE.eventId, ENVELOPE.event, ENVELOPE.ts, ENVELOPE.receivedAt];
 
-/** The columns a rollup reads, and the DuckDB type it reads each as (for one missing from every file). */
+/** The columns a rollup reads, and the DuckDB type it reads each as when no file of the day has it. */
 function columnsRead(rollup: RollupDeclaration): Map<string, string> {
   const read = new Map<string, string>();
   const text = (match: Match | undefined) => Object.keys(match ?? {}).forEach((c) => read.set(c, 'varchar'));
@@ -80,14 +80,16 @@ export async function openDuckDbEngine(rollups: readonly RollupDeclaration[]): P
       const present = new Set(described.getRowObjectsJS().map((row) => String(row.column_name)));
       const missing = REQUIRED.filter((c) => !present.has(c));
       if (missing.length > 0) return { ok: false, reason: `the Parquet files have no ${missing.join(' or ')} column` };
-      const absent = new Map<string, string>();
-      for (const rollup of applicable) for (const [column, type] of columnsRead(rollup)) if (!present.has(column)) absent.set(column, type);
-      const extra = [...absent].map(([column, type]) => `, null::${type} as ${column}`).join('');
+      // Only the columns the rollups read go through the dedup window: carrying every column (the
+      // context struct, URLs) made it most of a day's cost (npm run bench -w @strata/curator, P4).
+      const needed = new Map<string, string>([...REQUIRED, ENVELOPE.userId].map((c) => [c, 'varchar']));
+      for (const rollup of applicable) for (const [column, type] of columnsRead(rollup)) needed.set(column, type);
+      const projection = [...needed].map(([column, type]) => (present.has(column) ? column : `null::${type} as ${column}`)).join(', ');
       // One row per event_id: Pub/Sub delivers at least once, and a compaction swap briefly shows
       // an hour twice. The first received_at wins; ties go to the smaller ts, then the event name.
       await connection.run(
         `create or replace temp table deduped as
-         select *${extra} from ${source}
+         select ${projection} from ${source}
          qualify row_number() over (partition by ${ENVELOPE.eventId} order by ${ENVELOPE.receivedAt}, ${ENVELOPE.ts}, ${ENVELOPE.event}) = 1`,
         values,
       );

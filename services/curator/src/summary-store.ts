@@ -16,8 +16,10 @@ export interface DayWrite {
 
 /** The summary tables, seen from one run's PostgreSQL session. */
 export interface CurationSession {
-  /** What was curated for days ≥ fromDt (the window a run looks at), keyed by partitionKey. */
-  storedPartitions(fromDt: string): Promise<Map<string, StoredPartition>>;
+  /** What was curated for days from fromDt (the window a run looks at) to toDt, keyed by partitionKey. */
+  storedPartitions(fromDt: string, toDt?: string): Promise<Map<string, StoredPartition>>;
+  /** Forgets the day's fingerprints, so the next run recomputes it (its curated files failed to upload). */
+  forgetDay(logType: string, dt: string): Promise<void>;
   /**
    * A lock on one day of one log type, so instances sharing a backlog never work on the same day
    * at once. Released by unlockDay, or by PostgreSQL when the connection drops.
@@ -100,12 +102,12 @@ function sessionOn(client: pg.PoolClient): CurationSession {
     return s;
   };
   return {
-    async storedPartitions(fromDt) {
+    async storedPartitions(fromDt, toDt = '9999-12-31') {
       // dt as text: pg would turn a date into a local-time JS Date.
       const { rows } = await client.query<{ log_type: string; dt: string; hr: number; fingerprint: string; object_count: number; curated_at: string }>(
         `select log_type, dt::text as dt, hr, fingerprint, object_count, curated_at::text as curated_at
-         from curator_partitions where dt >= $1::date`,
-        [fromDt],
+         from curator_partitions where dt between $1::date and $2::date`,
+        [fromDt, toDt],
       );
       const stored = new Map<string, StoredPartition>();
       for (const row of rows) {
@@ -113,6 +115,11 @@ function sessionOn(client: pg.PoolClient): CurationSession {
         stored.set(partitionKey(partition), { partition, fingerprint: row.fingerprint, objectCount: row.object_count, curatedAt: row.curated_at });
       }
       return stored;
+    },
+    async forgetDay(logType, dt) {
+      // Keep the rows (their object counts say which hours vanished); a fingerprint no listing has
+      // makes every hour of the day "changed".
+      await client.query(`update curator_partitions set fingerprint = 'recompute' where log_type = $1 and dt = $2::date`, [logType, dt]);
     },
     async tryLockDay(logType, dt) {
       const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock($1, hashtext($2)) as locked', [CURATOR_LOCK_NAMESPACE, dayKey(logType, dt)]);
