@@ -7,3 +7,5 @@ export * from './http-errors.js';
 export * from './storable.js';
 export * from './ids.js';
 export * from './own.js';
+export * from './function-shutdown.js';
+export * from './assets.js';

@@ -5,7 +5,8 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRegistry, generateAll, loadBundledSchemas } from '../src/index.js';
+import { createRegistry, loadBundledSchemas } from '../src/index.js';
+import { generateAll } from '../src/generate.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const check = process.argv.includes('--check');

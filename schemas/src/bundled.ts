@@ -1,11 +1,15 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { assetPath } from '@strata/runtime';
 import type { JsonSchema, LogTypeVersion } from './log-type.js';
 
-/** Where the schema files live: `log-types/<log_type>/v<N>.json`, and the shared envelope. */
-export const logTypesDir = fileURLToPath(new URL('../log-types/', import.meta.url));
-export const envelopePath = fileURLToPath(new URL('../envelope.json', import.meta.url));
+/**
+ * Where the schema files live: `log-types/<log_type>/v<N>.json`, and the shared envelope. Through
+ * assetPath, because in a deployed bundle this module's URL is the bundle's and the files are
+ * copied beside it.
+ */
+export const logTypesDir = assetPath(import.meta.url, '../log-types/', 'schemas/log-types/');
+export const envelopePath = assetPath(import.meta.url, '../envelope.json', 'schemas/envelope.json');
 
 export function loadEnvelope(path: string = envelopePath): JsonSchema {
   return JSON.parse(readFileSync(path, 'utf8')) as JsonSchema;

@@ -12,7 +12,6 @@ export * from './compose.js';
 export * from './pii.js';
 export * from './shape.js';
 export * from './bigquery.js';
-export * from './generate.js';
 export type * from '../generated/types.js';
 export * from './compat.js';
 export * from './rollups.js';

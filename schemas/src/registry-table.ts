@@ -1,4 +1,4 @@
-import { fileURLToPath } from 'node:url';
+import { assetPath } from '@strata/runtime';
 import { createPool, runMigrations, type PostgresLogger } from '@strata/runtime/postgres';
 import type pg from 'pg';
 import type { JsonSchema, LogTypeVersion } from './log-type.js';
@@ -7,7 +7,8 @@ import type { JsonSchema, LogTypeVersion } from './log-type.js';
  * The `schema_registry` table: log type versions published at runtime (`npm run schemas:publish`),
  * read by the services beside the versions bundled with their code. Published rows are immutable.
  */
-export const REGISTRY_MIGRATIONS_DIR = fileURLToPath(new URL('../migrations/', import.meta.url));
+// assetPath: in a deployed bundle this module's URL is the bundle's, and the folder is copied beside it.
+export const REGISTRY_MIGRATIONS_DIR = assetPath(import.meta.url, '../migrations/', 'schemas/migrations/');
 /** Its own migrations table, so it can share a database with the curator's `pgmigrations`. */
 export const REGISTRY_MIGRATIONS_TABLE = 'strata_schema_migrations';
 

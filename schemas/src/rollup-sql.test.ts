@@ -170,6 +170,19 @@ describe('rollupSql for DuckDB', () => {
     ]);
   });
 
+  it('puts events before 1970 and before year 1000 in their UTC day and hour too', async () => {
+    await createSource(conn, 'old_deduped', { event_id: 'varchar', ts: 'timestamptz', event: 'varchar', user_id: 'varchar' }, [
+      ['x1', '1969-12-31 23:30:00+00', 'page_viewed', 'u1'],
+      ['x2', '1970-01-01 00:00:00+00', 'page_viewed', 'u1'],
+      ['x3', '0999-06-01 07:15:00+00', 'page_viewed', 'u1'],
+    ]);
+    expect((await runRollup(conn, rollup('hourly_event_counts'), 'old')).rows.map((r) => r.slice(1, 3))).toEqual([
+      ['0999-06-01', 7],
+      ['1969-12-31', 23],
+      ['1970-01-01', 0],
+    ]);
+  });
+
   it('matches a list of values with IN', async () => {
     const declaration: RollupDeclaration = {
       name: 'daily_order_steps',

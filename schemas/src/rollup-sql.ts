@@ -21,11 +21,17 @@ interface Flavour {
   ratio(numerator: string, denominator: string): string;
 }
 
+const DAY_US = 86_400_000_000;
+/** The microseconds since midnight UTC of `ts`, whatever its sign. */
+const MICROS_OF_DAY = `(((epoch_us(ts) % ${DAY_US}) + ${DAY_US}) % ${DAY_US})`;
+
 const FLAVOURS: Record<Dialect, Flavour> = {
   duckdb: {
-    // timezone('UTC', …) first: a cast of a TIMESTAMPTZ to DATE would use the session's time zone.
-    dt: "cast(timezone('UTC', ts) as date)",
-    hr: "cast(hour(timezone('UTC', ts)) as smallint)",
+    // From the microseconds since the epoch, not a cast: casting a TIMESTAMPTZ uses the session's
+    // time zone, and timezone('UTC', ts) goes through ICU, which doubled a day's rollup time (P4).
+    // The remainder is made non-negative so days before 1970 floor instead of truncating.
+    dt: `(date '1970-01-01' + cast((epoch_us(ts) - ${MICROS_OF_DAY}) // ${DAY_US} as integer))`,
+    hr: `cast(${MICROS_OF_DAY} // 3600000000 as smallint)`,
     text: (column) => `coalesce(cast(${column} as varchar), '')`,
     count: (where) => (where ? `count(*) filter (where ${where})` : 'count(*)'),
     aggregate: (fn, column, where) => {
