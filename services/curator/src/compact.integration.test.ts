@@ -25,6 +25,8 @@ let lake: MemoryLake;
 beforeAll(async () => {
   instance = await DuckDBInstance.create(':memory:');
   connection = await instance.connect();
+  // As the curator's engine (rollup.ts) runs it: ORDER BY must still give sorted files.
+  await connection.run('set preserve_insertion_order = false');
   dir = await mkdtemp(join(tmpdir(), 'strata-compact-'));
 });
 afterAll(async () => {

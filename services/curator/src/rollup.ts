@@ -69,6 +69,9 @@ const plain = (value: unknown): string | number | null => {
 export async function openDuckDbEngine(rollups: readonly RollupDeclaration[]): Promise<RollupEngine> {
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
+  // Nothing here depends on the order rows come out in unless it says ORDER BY (the rollups and
+  // compaction's sorted files do, and keep it): without the guarantee a day computes ~20 % faster.
+  await connection.run('set preserve_insertion_order = false');
   const source = 'read_parquet($files, union_by_name = true, hive_partitioning = false)';
   return {
     connection,
