@@ -14,6 +14,10 @@ const env = {
 let issuer: OidcIssuer;
 let certs: ServedCerts;
 const saved: Record<string, string | undefined> = {};
+// function.ts puts its shutdown on SIGTERM/SIGINT, as it must in Cloud Run; in this worker those
+// handlers must go with the test, or the worker's own teardown signal would run it (and exit).
+const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+let added: Array<{ signal: (typeof SIGNALS)[number]; listener: (...args: unknown[]) => void }> = [];
 
 beforeAll(async () => {
   issuer = await createOidcIssuer();
@@ -22,10 +26,13 @@ beforeAll(async () => {
     saved[name] = process.env[name];
     process.env[name] = value;
   }
+  const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
   await import('./function.js');
+  added = SIGNALS.flatMap((signal) => process.listeners(signal).filter((l) => !before.get(signal)!.has(l)).map((listener) => ({ signal, listener: listener as (...args: unknown[]) => void })));
 });
 
 afterAll(async () => {
+  for (const { signal, listener } of added) process.removeListener(signal, listener);
   for (const [name, value] of Object.entries(saved)) {
     if (value === undefined) delete process.env[name];
     else process.env[name] = value;
@@ -34,6 +41,10 @@ afterAll(async () => {
 });
 
 describe('the Functions Framework entry', () => {
+  it('stops on SIGTERM and SIGINT in place of the framework', () => {
+    expect(added.map((a) => a.signal).sort()).toEqual(['SIGINT', 'SIGTERM']);
+  });
+
   it('registers the writer app as the "writer" HTTP function', async () => {
     const server = getTestServer('writer');
     expect((await request(server).post('/push').send({})).status).toBe(401);
