@@ -64,8 +64,17 @@ export function partitionOf(logType: string, ts: string): Partition {
   return { logType, dt: iso.slice(0, 10), hr: iso.slice(11, 13) };
 }
 
+/** Where a log type's objects are, then one day of them, then one hour (the partition). */
+export function logTypePrefix(logType: string): string {
+  return `${LAKE_ROOT}/log_type=${logType}/`;
+}
+
+export function dayPrefix(logType: string, dt: string): string {
+  return `${logTypePrefix(logType)}dt=${dt}/`;
+}
+
 export function partitionPrefix(p: Partition): string {
-  return `${LAKE_ROOT}/log_type=${p.logType}/dt=${p.dt}/hr=${p.hr}/`;
+  return `${dayPrefix(p.logType, p.dt)}hr=${p.hr}/`;
 }
 
 export function partitionKey(p: Partition): string {

@@ -4,7 +4,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Logger } from '@strata/runtime';
 import { PARQUET_CONTENT_TYPE, parseObjectName, partitionKey, partitionPrefix, type Partition } from '@strata/schemas';
 import { mergeParquet, verifyMerged } from './compaction-merge.js';
-import { DEFAULT_COMPACTION_POLICY, type CompactionPlan } from './compaction-policy.js';
+import { byName, DEFAULT_COMPACTION_POLICY, samePartition, type CompactionPlan } from './compaction-policy.js';
 import { PreconditionFailed, type LakeObject, type LakeStore } from './lake-store.js';
 import { forEachLimited } from './limited.js';
 
@@ -37,8 +37,6 @@ export interface CompactDeps {
   targetFileBytes?: number;
 }
 
-const byName = (a: LakeObject, b: LakeObject) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-
 /**
  * Rewrites a plan's files as deduplicated, sorted files, in an order that never loses an event,
  * whoever else is reading or writing the partition:
@@ -58,10 +56,7 @@ export async function compactPartition(plan: CompactionPlan, deps: CompactDeps):
   const { partition, mode } = plan;
   const prefix = partitionPrefix(partition);
   // Outputs go to the plan's partition: an input from another would move its rows there.
-  const stray = plan.inputs.find((o) => {
-    const of = parseObjectName(o.name);
-    return !of || partitionKey(of) !== partitionKey(partition);
-  });
+  const stray = plan.inputs.find((o) => !samePartition(partition, parseObjectName(o.name)));
   if (stray) throw new Error(`${stray.name} is not a Parquet file of partition ${partitionKey(partition)}`);
   // Name order is the tie-break order of the dedup (compaction-merge.ts): fixed, whoever built the plan.
   const inputs = [...plan.inputs].sort(byName);

@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { listValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { ENVELOPE } from '@strata/schemas';
+import { parquetSource, REQUIRED_COLUMNS } from './lake-sql.js';
 
 /**
  * The DuckDB half of compaction, on local files only: deduplicate and sort a partition's Parquet
@@ -41,13 +42,6 @@ const { eventId, event, ts, receivedAt } = ENVELOPE;
 const VIRTUAL_COLUMNS = ['file_index', 'file_row_number'];
 
 /*
- * union_by_name: files written under different schema versions of a log type read together, a
- * column a file lacks reads as null. hive_partitioning off: local names carry no partition keys
- * (and the partition columns must not be written into the files; BigQuery takes them from the path).
- */
-const source = (param: string) => `read_parquet($${param}, union_by_name = true, hive_partitioning = false)`;
-
-/*
  * COPY options. ZSTD (DuckDB's level 3; the writer's parquet-wasm uses 1) and row groups of
  * ROW_GROUP_ROWS. Parquet format version 1 (DuckDB's default) keeps to the encodings every reader
  * has (PLAIN, RLE_DICTIONARY), whatever BigQuery's external tables support. DuckDB writes
@@ -64,7 +58,7 @@ async function rows<T>(connection: DuckDBConnection, sql: string, values: Record
 }
 
 async function columnsOf(connection: DuckDBConnection, files: string[]): Promise<{ name: string; type: string }[]> {
-  const described = await rows<{ column_name: string; column_type: string }>(connection, `describe select * from ${source('files')}`, { files: listValue(files) });
+  const described = await rows<{ column_name: string; column_type: string }>(connection, `describe select * from ${parquetSource('files')}`, { files: listValue(files) });
   return described.map((c) => ({ name: c.column_name, type: c.column_type }));
 }
 
@@ -80,7 +74,7 @@ async function columnsOf(connection: DuckDBConnection, files: string[]): Promise
 export async function mergeParquet(connection: DuckDBConnection, inputs: string[], outDir: string, targetFileBytes: number): Promise<MergeResult> {
   if (inputs.length === 0) throw new Error('nothing to merge');
   const columns = new Set((await columnsOf(connection, inputs)).map((c) => c.name));
-  const missing = [eventId, event, ts, receivedAt].filter((c) => !columns.has(c));
+  const missing = REQUIRED_COLUMNS.filter((c) => !columns.has(c));
   if (missing.length > 0) throw new Error(`cannot compact files without ${missing.join(', ')}`);
   // A real column of that name would hide the virtual one, and the dedup would order by data.
   const shadowed = VIRTUAL_COLUMNS.filter((c) => columns.has(c));
@@ -89,7 +83,7 @@ export async function mergeParquet(connection: DuckDBConnection, inputs: string[
   const merged = join(outDir, 'merged.parquet');
   await connection.run(
     `copy (
-       select * from ${source('files')}
+       select * from ${parquetSource('files')}
        qualify ${eventId} is null
          or row_number() over (partition by ${eventId} order by ${receivedAt} asc nulls last, file_index, file_row_number) = 1
        -- The writer's order (event, ts), nulls last; event_id makes it total, so output is deterministic.
@@ -165,8 +159,8 @@ export async function verifyMerged(connection: DuckDBConnection, inputs: string[
 
   const [stats] = await rows<Record<Count, bigint>>(
     connection,
-    `with i as materialized (select ${eventId} as id from ${source('inputs')}),
-          o as materialized (select ${eventId} as id from ${source('outputs')}),
+    `with i as materialized (select ${eventId} as id from ${parquetSource('inputs')}),
+          o as materialized (select ${eventId} as id from ${parquetSource('outputs')}),
           di as (select distinct id from i where id is not null),
           dout as (select distinct id from o where id is not null)
      select (select count(*) from i) as in_rows,

@@ -51,9 +51,9 @@ export function hourEndMs(partition: Partition): number {
   return Date.parse(`${partition.dt}T${partition.hr}:00:00Z`) + HOUR_MS;
 }
 
-const byName = (a: LakeObject, b: LakeObject) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+export const byName = (a: LakeObject, b: LakeObject): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
-const samePartition = (a: Partition, b: Partition | undefined) => b !== undefined && a.logType === b.logType && a.dt === b.dt && a.hr === b.hr;
+export const samePartition = (a: Partition, b: Partition | undefined): boolean => b !== undefined && a.logType === b.logType && a.dt === b.dt && a.hr === b.hr;
 
 /**
  * The merge to run on one partition now, or undefined when it should be left alone. `objects` is a

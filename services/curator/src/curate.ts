@@ -1,12 +1,12 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '@strata/runtime';
-import { curatedObjectName, LAKE_ROOT, PARQUET_CONTENT_TYPE, type EventTimeWindow, type RollupDeclaration } from '@strata/schemas';
+import { curatedObjectName, dayPrefix, LAKE_ROOT, logTypePrefix, PARQUET_CONTENT_TYPE, type EventTimeWindow, type RollupDeclaration } from '@strata/schemas';
 import { compactPartition, type CompactionResult } from './compact.js';
 import { planCompaction, type CompactionPolicy } from './compaction-policy.js';
 
 import { forEachLimited } from './limited.js';
-import type { LakeStore } from './lake-store.js';
+import { isNotFound, type LakeStore } from './lake-store.js';
 import { definitionsOf, groupByDay, groupByPartition, type ListedDay, type ListedPartition } from './partitions.js';
 import type { RollupEngine } from './rollup.js';
 import type { CurationSession, SummaryStore } from './summary-store.js';
@@ -93,8 +93,6 @@ const isDayFailure = (err: unknown): boolean => {
   return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23') || code === '57014');
 };
 
-/** An object listed a moment ago is gone: another instance compacted its hour since. */
-const isNotFound = (err: unknown): boolean => (err as { code?: unknown })?.code === 404;
 
 /** The log types present in the lake, from one delimiter listing of events/. */
 async function lakeLogTypes(lake: LakeStore): Promise<string[]> {
@@ -107,7 +105,7 @@ async function listDays(lake: LakeStore, window: CurationWindow | undefined, def
   const objects = [];
   for (const logType of await lakeLogTypes(lake)) {
     if (!window) {
-      objects.push(...(await lake.list(`${LAKE_ROOT}/log_type=${logType}/`)));
+      objects.push(...(await lake.list(logTypePrefix(logType))));
       continue;
     }
     const { prefix, startOffset, endOffset } = windowOffsets(logType, window);
@@ -118,7 +116,7 @@ async function listDays(lake: LakeStore, window: CurationWindow | undefined, def
 
 /** The day as the lake and the store have it now (after waiting for its lock, or a compaction). */
 async function refreshDay(day: Pick<ListedDay, 'logType' | 'dt'>, deps: PassDeps): Promise<ListedDay | undefined> {
-  const listed = groupByPartition(await deps.lake.list(`${LAKE_ROOT}/log_type=${day.logType}/dt=${day.dt}/`), deps.definitions);
+  const listed = groupByPartition(await deps.lake.list(dayPrefix(day.logType, day.dt)), deps.definitions);
   const stored = new Map([...(await deps.session.storedPartitions(day.dt, day.dt))].filter(([, p]) => p.partition.logType === day.logType));
   return groupByDay(listed, stored)[0];
 }

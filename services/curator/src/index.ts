@@ -1,11 +1,8 @@
 export { createApp, type CuratorAppDeps } from './app.js';
 export { loadConfig, type CuratorConfig } from './config.js';
-export { createCurator, curatePass, type Curator, type CuratorDeps, type CurationSettings, type CurationSummary, type RunScope } from './curate.js';
-export { createGcsLakeStore, createMemoryLake, PreconditionFailed, type LakeObject, type LakeStore, type MemoryLake } from './lake-store.js';
+export { createCurator, type Curator, type CuratorDeps, type CurationSettings, type CurationSummary, type RunScope } from './curate.js';
+export { createGcsLakeStore, type LakeObject, type LakeStore } from './lake-store.js';
 export { MIGRATIONS_DIR, MIGRATIONS_TABLE, migrate } from './migrate.js';
-export { fingerprintOf, groupByDay, groupByPartition, type ListedDay, type ListedPartition, type StoredPartition } from './partitions.js';
-export { openDuckDbEngine, type DayResult, type RollupEngine, type RollupRow } from './rollup.js';
-export { CURATOR_LOCK_NAMESPACE, createPgSummaryStore, type CurationSession, type SummaryStore } from './summary-store.js';
+export { openDuckDbEngine, type RollupEngine } from './rollup.js';
+export { createPgSummaryStore, type SummaryStore } from './summary-store.js';
 export { wireCurator } from './wiring.js';
-export { compactPartition, type CompactionResult } from './compact.js';
-export { DEFAULT_COMPACTION_POLICY, planCompaction, type CompactionPlan, type CompactionPolicy } from './compaction-policy.js';

@@ -50,6 +50,9 @@ const statusOf = (err: unknown): number | undefined => {
   return typeof code === 'number' ? code : undefined;
 };
 
+/** An object listed a moment ago is gone (another instance compacted its hour since). */
+export const isNotFound = (err: unknown): boolean => statusOf(err) === 404;
+
 /**
  * The bucket through @google-cloud/storage; `new Storage()` honours STORAGE_EMULATOR_HOST locally.
  * DuckDB cannot read gs:// here (no httpfs extension), so objects are downloaded to local files.

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { DuckDBInstance, listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { ENVELOPE, rollupApplies, rollupSql, type Match, type RollupDeclaration } from '@strata/schemas';
+import { parquetSource, REQUIRED_COLUMNS } from './lake-sql.js';
 
 /** One row of a rollup, keyed by its column names (dt as YYYY-MM-DD text, numbers as numbers). */
 export type RollupRow = Record<string, string | number | null>;
@@ -33,8 +34,6 @@ export interface RollupEngine {
   close(): void;
 }
 
-const REQUIRED = [ENVELOPE.eventId, ENVELOPE.event, ENVELOPE.ts, ENVELOPE.receivedAt];
-
 /** The columns a rollup reads, and the DuckDB type it reads each as when no file of the day has it. */
 function columnsRead(rollup: RollupDeclaration): Map<string, string> {
   const read = new Map<string, string>();
@@ -61,10 +60,8 @@ const plain = (value: unknown): string | number | null => {
 };
 
 /**
- * DuckDB in memory, one instance per run. `union_by_name` reads files written under different
- * schema versions of a log type together; hive_partitioning is off because the downloaded files'
- * local paths carry no partition keys (the partition is known from the object names). A column
- * no file of the day has yet (a field newer than all of them) reads as NULL.
+ * DuckDB in memory, one instance per run, reading the day's downloaded files as lake-sql.ts says.
+ * A column no file of the day has yet (a field newer than all of them) reads as NULL.
  */
 export async function openDuckDbEngine(rollups: readonly RollupDeclaration[]): Promise<RollupEngine> {
   const instance = await DuckDBInstance.create(':memory:');
@@ -72,7 +69,7 @@ export async function openDuckDbEngine(rollups: readonly RollupDeclaration[]): P
   // Nothing here depends on the order rows come out in unless it says ORDER BY (the rollups and
   // compaction's sorted files do, and keep it): without the guarantee a day computes ~20 % faster.
   await connection.run('set preserve_insertion_order = false');
-  const source = 'read_parquet($files, union_by_name = true, hive_partitioning = false)';
+  const source = parquetSource('files');
   return {
     connection,
     async computeDay(logType, files, outDir) {
@@ -81,11 +78,11 @@ export async function openDuckDbEngine(rollups: readonly RollupDeclaration[]): P
       const values = { files: listValue(files) };
       const described = await connection.runAndReadAll(`select column_name from (describe select * from ${source})`, values);
       const present = new Set(described.getRowObjectsJS().map((row) => String(row.column_name)));
-      const missing = REQUIRED.filter((c) => !present.has(c));
+      const missing = REQUIRED_COLUMNS.filter((c) => !present.has(c));
       if (missing.length > 0) return { ok: false, reason: `the Parquet files have no ${missing.join(' or ')} column` };
       // Only the columns the rollups read go through the dedup window: carrying every column (the
       // context struct, URLs) made it most of a day's cost (npm run bench -w @strata/curator, P4).
-      const needed = new Map<string, string>([...REQUIRED, ENVELOPE.userId].map((c) => [c, 'varchar']));
+      const needed = new Map<string, string>([...REQUIRED_COLUMNS, ENVELOPE.userId].map((c) => [c, 'varchar']));
       for (const rollup of applicable) for (const [column, type] of columnsRead(rollup)) needed.set(column, type);
       const projection = [...needed].map(([column, type]) => (present.has(column) ? column : `null::${type} as ${column}`)).join(', ');
       // One row per event_id: Pub/Sub delivers at least once, and a compaction swap briefly shows
@@ -96,7 +93,7 @@ export async function openDuckDbEngine(rollups: readonly RollupDeclaration[]): P
          qualify row_number() over (partition by ${ENVELOPE.eventId} order by ${ENVELOPE.receivedAt}, ${ENVELOPE.ts}, ${ENVELOPE.event}) = 1`,
         values,
       );
-      const totals = await connection.runAndReadAll(`select (select count(*) from ${source}) as rows, (select count(*) from deduped) as events`, values);
+      const totals = await connection.runAndReadAll(`select (select sum(num_rows) from parquet_file_metadata($files)) as rows, (select count(*) from deduped) as events`, values);
       const [total] = totals.getRowObjectsJS();
       const result: DayRollup[] = [];
       for (const rollup of applicable) {

@@ -1,4 +1,4 @@
-import { LAKE_ROOT, type EventTimeWindow } from '@strata/schemas';
+import { logTypePrefix, type EventTimeWindow } from '@strata/schemas';
 
 const DAY_MS = 86_400_000;
 
@@ -26,7 +26,7 @@ export function curationWindow(nowMs: number, events: EventTimeWindow, marginDay
  * by dt, so one paginated list call per log type returns exactly the window's objects.
  */
 export function windowOffsets(logType: string, window: CurationWindow): { prefix: string; startOffset: string; endOffset: string } {
-  const prefix = `${LAKE_ROOT}/log_type=${logType}/`;
+  const prefix = logTypePrefix(logType);
   // "dt=<toDt>0" sorts right after every name of toDt ("/" < "0") and before the next day's.
   return { prefix, startOffset: `${prefix}dt=${window.fromDt}/`, endOffset: `${prefix}dt=${window.toDt}0` };
 }

@@ -1,0 +1,12 @@
+import { ENVELOPE } from '@strata/schemas';
+
+/**
+ * How the curator reads downloaded lake files with DuckDB, for rollups and compaction alike.
+ * union_by_name: files written under different schema versions of a log type read together, a
+ * column a file lacks reads as null. hive_partitioning off: local names carry no partition keys
+ * (and the partition columns must not be written into the files; BigQuery takes them from the path).
+ */
+export const parquetSource = (param: string): string => `read_parquet($${param}, union_by_name = true, hive_partitioning = false)`;
+
+/** The envelope columns without which files cannot be curated or compacted. */
+export const REQUIRED_COLUMNS: readonly string[] = [ENVELOPE.eventId, ENVELOPE.event, ENVELOPE.ts, ENVELOPE.receivedAt];
