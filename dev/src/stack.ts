@@ -78,6 +78,11 @@ export interface Stack {
   restart(name: ServiceName, env?: Record<string, string>): Promise<void>;
   /** One curation pass, authenticated the way Cloud Scheduler does it. */
   runCurator(): Promise<Record<string, unknown>>;
+  /**
+   * A token the service accepts: for the writer, Pub/Sub push's (push service account, audience
+   * `<writer>/push`); for the curator, Cloud Scheduler's (audience `<curator>/run`).
+   */
+  tokenFor(service: 'writer' | 'curator'): Promise<string>;
   /** What the writer's push subscription holds: ready, delayed for a retry, pushed but not yet acked. */
   backlog(): SubscriptionStats;
   /**
@@ -210,6 +215,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     cleanups.push(() => stopService('curator'), () => stopService('writer'), () => stopService('ingest'));
     await Promise.all((['ingest', 'writer', 'curator'] as const).map(launch));
 
+    const tokenFor = (service: 'writer' | 'curator') =>
+      service === 'writer'
+        ? issuer.sign({ audience: envs.writer.PUSH_AUDIENCE!, email: LOCAL.pushServiceAccount })
+        : issuer.sign({ audience: envs.curator.SCHEDULER_AUDIENCE!, email: LOCAL.schedulerServiceAccount });
     let stopping: Promise<StopSummary> | undefined;
     return {
       urls,
@@ -221,8 +230,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         envs[name] = { ...envs[name], ...env };
         return launch(name);
       },
+      tokenFor,
       async runCurator() {
-        const token = await issuer.sign({ audience: envs.curator.SCHEDULER_AUDIENCE!, email: LOCAL.schedulerServiceAccount });
+        const token = await tokenFor('curator');
         const res = await fetch(`${urls.curator}/run`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
         const body = (await res.json()) as Record<string, unknown>;
         if (!res.ok && res.status !== 409) throw new Error(`curator run failed: ${res.status} ${JSON.stringify(body)}`);
