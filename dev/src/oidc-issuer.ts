@@ -94,9 +94,14 @@ export interface ServedCerts {
 }
 
 /** Serves the issuer's certs over HTTP on `host:port` (port 0 = a free one). */
-export async function serveCerts(issuer: OidcIssuer, options: { host?: string; port?: number } = {}): Promise<ServedCerts> {
+export async function serveCerts(
+  issuer: OidcIssuer,
+  options: { host?: string; port?: number; /** Other routes on the same server; true when it answered. */ routes?: (req: IncomingMessage, res: ServerResponse) => boolean } = {},
+): Promise<ServedCerts> {
   const host = options.host ?? '127.0.0.1';
-  const server = createServer((req, res) => issuer.handler(req, res));
+  const server = createServer((req, res) => {
+    if (!options.routes?.(req, res)) issuer.handler(req, res);
+  });
   const port = await listen(server, options.port ?? 0, host);
   const baseUrl = `http://${host}:${port}`;
   return { baseUrl, certsUrl: `${baseUrl}${PEM_CERTS_PATH}`, jwksUrl: `${baseUrl}${JWKS_PATH}`, close: closeServer(server) };

@@ -1,12 +1,14 @@
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { createOidcIssuer, serveCerts, type OidcIssuer, type ServedCerts } from '../oidc-issuer.js';
-import { createBroker } from './broker.js';
+import { createBroker, type Persistence } from './broker.js';
+import { createPubsubFaults, type PubsubFaults } from './faults.js';
+import { openJournal } from './journal.js';
 import { loadPubsubServices } from './proto.js';
 import { publisherService, subscriberService } from './service.js';
 import type { SubscriptionStats } from './subscription.js';
 
 /**
- * An in-memory Pub/Sub for local runs and tests, spoken to by the real @google-cloud/pubsub client
+ * A Pub/Sub for local runs and tests, in memory or durable (`dataDir`), spoken to by the real @google-cloud/pubsub client
  * (`PUBSUB_EMULATOR_HOST=<address>` or `new PubSub({ apiEndpoint: address })`, insecure channel).
  * Unlike Google's emulator it signs push requests with OIDC tokens (from `issuer`, whose certs are
  * served at `certsUrl`), so services verify them exactly as they verify Google's in the cloud.
@@ -25,6 +27,11 @@ export interface PubsubEmulatorOptions {
   pullWaitMs?: number;
   /** Told about each failed push (it is retried regardless). */
   onPushFailure?: (subscription: string, reason: string) => void;
+  /**
+   * Keep topics, subscriptions and every unacknowledged message in a journal in this folder, so a
+   * restart (or a kill -9) resumes delivery of everything published (journal.ts). In memory when absent.
+   */
+  dataDir?: string;
 }
 
 export interface PubsubEmulator {
@@ -35,6 +42,10 @@ export interface PubsubEmulator {
   /** http URL of the issuer's PEM certs (Google's /oauth2/v1/certs shape), for createOidcVerifier. */
   certsUrl: string;
   issuer: OidcIssuer;
+  /** Faults to inject while running (chaos tests); also at `<certs server>/_strata/faults`. */
+  faults: PubsubFaults;
+  /** The folder of the journal, when durable. */
+  dataDir: string | undefined;
   /**
    * What one subscription (full name, `projects/p/subscriptions/s`) still holds: ready, delayed for
    * a retry, and leased to a consumer but not yet acked. For the process hosting the emulator (the
@@ -56,11 +67,21 @@ function bind(server: Server, address: string): Promise<number> {
 export async function startPubsubEmulator(options: PubsubEmulatorOptions = {}): Promise<PubsubEmulator> {
   const host = options.host ?? '127.0.0.1';
   const issuer = options.issuer ?? (await createOidcIssuer());
-  const broker = createBroker({
-    issuer,
-    maxConcurrentPushes: options.maxConcurrentPushes ?? DEFAULT_MAX_CONCURRENT_PUSHES,
-    onFailure: options.onPushFailure,
-  });
+  const faults = createPubsubFaults();
+  let persistence: Persistence | undefined;
+  if (options.dataDir) {
+    const opened = openJournal(options.dataDir);
+    persistence = { journal: opened.journal, restored: opened.restored, lastMessageId: opened.lastMessageId };
+  }
+  const broker = createBroker(
+    {
+      issuer,
+      maxConcurrentPushes: options.maxConcurrentPushes ?? DEFAULT_MAX_CONCURRENT_PUSHES,
+      onFailure: options.onPushFailure,
+      faults,
+    },
+    persistence,
+  );
   const services = await loadPubsubServices();
   const server = new Server();
   server.addService(services.publisher, publisherService(broker));
@@ -69,7 +90,7 @@ export async function startPubsubEmulator(options: PubsubEmulatorOptions = {}): 
   let certs: ServedCerts;
   try {
     port = await bind(server, `${host}:${options.port ?? 0}`);
-    certs = await serveCerts(issuer, { host, port: options.certsPort ?? 0 });
+    certs = await serveCerts(issuer, { host, port: options.certsPort ?? 0, routes: faults.handle });
   } catch (err) {
     server.forceShutdown();
     broker.close();
@@ -83,6 +104,8 @@ export async function startPubsubEmulator(options: PubsubEmulatorOptions = {}): 
     address: `${host}:${port}`,
     certsUrl: certs.certsUrl,
     issuer,
+    faults,
+    dataDir: options.dataDir,
     backlog(subscription) {
       const state = broker.subscriptions.state(subscription);
       return state.ok ? state.value.stats() : undefined;

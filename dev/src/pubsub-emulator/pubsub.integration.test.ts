@@ -1,4 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { PubSub, v1, type Message, type protos } from '@google-cloud/pubsub';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +19,8 @@ import type { WrappedPushBody } from './push-body.js';
 // Without this the client probes the GCE metadata server, an address off this machine.
 process.env.METADATA_SERVER_DETECTION = 'none';
 
-type Kind = 'ours' | 'official';
+// 'ours-durable' is ours with a journal: it must behave exactly as in memory.
+type Kind = 'ours' | 'ours-durable' | 'official';
 
 interface Profile {
   /** Push requests carry `Authorization: Bearer <jwt>` when pushConfig.oidcToken is set. */
@@ -34,6 +38,7 @@ interface Profile {
 const OURS_MAX_CONCURRENT_PUSHES = 3;
 const profiles: Record<Kind, Profile> = {
   ours: { pushJwt: true, pushDeliveryAttempt: true, pushConcurrency: OURS_MAX_CONCURRENT_PUSHES, pushRetryMinGapMs: 90, streamFlowControl: true },
+  'ours-durable': { pushJwt: true, pushDeliveryAttempt: true, pushConcurrency: OURS_MAX_CONCURRENT_PUSHES, pushRetryMinGapMs: 90, streamFlowControl: true },
   // From the official emulator 0.8.20 (jar constants and observed requests): HttpEndpointPusher sends no
   // Authorization header and no deliveryAttempt; PushLoop runs NUM_CONCURRENT_PUSH_REQUESTS = 2 and retries
   // a failed push after a fixed PUSH_RETRY_AFTER_FAIL_DELAY_MS = 1000, whatever the retry policy says;
@@ -55,8 +60,16 @@ async function startTarget(kind: Kind): Promise<Target> {
     const official = await startOfficialEmulator({ bin: officialBin });
     return { address: official.address, certsUrl: undefined, stop: official.stop };
   }
-  const ours = await startPubsubEmulator({ maxConcurrentPushes: OURS_MAX_CONCURRENT_PUSHES });
-  return { address: ours.address, certsUrl: ours.certsUrl, stop: ours.stop };
+  const dataDir = kind === 'ours-durable' ? mkdtempSync(join(tmpdir(), 'pubsub-durable-')) : undefined;
+  const ours = await startPubsubEmulator({ maxConcurrentPushes: OURS_MAX_CONCURRENT_PUSHES, dataDir });
+  return {
+    address: ours.address,
+    certsUrl: ours.certsUrl,
+    stop: async () => {
+      await ours.stop();
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
 }
 
 const PROJECT = 'strata-conformance';
@@ -80,7 +93,7 @@ interface PushReceived {
   body: WrappedPushBody;
 }
 
-const kinds: Kind[] = officialEmulatorInstalled(officialBin) ? ['ours', 'official'] : ['ours'];
+const kinds: Kind[] = officialEmulatorInstalled(officialBin) ? ['ours', 'ours-durable', 'official'] : ['ours', 'ours-durable'];
 
 if (!kinds.includes('official')) {
   console.warn(

@@ -1,4 +1,5 @@
 import type { OidcIssuer } from '../oidc-issuer.js';
+import type { PubsubFaults } from './faults.js';
 import { wrappedPushBody } from './push-body.js';
 import type { Consumer, Delivery, SubscriptionState } from './subscription.js';
 import type { WirePushConfig } from './wire.js';
@@ -23,6 +24,8 @@ export interface PushDeps {
   maxConcurrentPushes: number;
   /** Told about each failed push (the message is redelivered regardless). */
   onFailure?: (subscription: string, reason: string) => void;
+  /** Injected faults (chaos tests): some pushes have their connection cut. */
+  faults?: Pick<PubsubFaults, 'pushDropAfterMs'>;
 }
 
 export interface PushConsumer extends Consumer {
@@ -64,6 +67,8 @@ export function createPushConsumer(state: SubscriptionState, pushConfig: () => W
     const controller = new AbortController();
     inFlight.add(controller);
     const timer = setTimeout(() => controller.abort(new Error('no response within the ack deadline')), settings.ackDeadlineMs);
+    const dropAfterMs = deps.faults?.pushDropAfterMs();
+    const drop = dropAfterMs === undefined ? undefined : setTimeout(() => controller.abort(new Error('push connection dropped (injected fault)')), dropAfterMs);
     try {
       const response = await fetch(endpoint, {
         method: 'POST',
@@ -77,6 +82,7 @@ export function createPushConsumer(state: SubscriptionState, pushConfig: () => W
       return (err as Error).message;
     } finally {
       clearTimeout(timer);
+      clearTimeout(drop);
       inFlight.delete(controller);
     }
   }

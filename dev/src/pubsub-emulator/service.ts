@@ -9,7 +9,7 @@ import type { WirePubsubMessage, WirePushConfig, WireSubscription, WireTopic } f
 
 /**
  * google.pubsub.v1 Publisher and Subscriber over the broker. Methods not listed here (snapshots, seek,
- * schemas, updates) answer UNIMPLEMENTED, which grpc-js does for missing handlers.
+ * schemas, UpdateTopic) answer UNIMPLEMENTED, which grpc-js does for missing handlers.
  */
 export interface ServiceOptions {
   /** How long a Pull without returnImmediately waits for messages before answering empty. */
@@ -90,6 +90,9 @@ export function subscriberService(broker: Broker, options: ServiceOptions): Unty
       asList('subscriptions', subscriptions.list(request.project ?? '', request.pageSize, request.pageToken)),
     ),
     DeleteSubscription: unary((request: { subscription: string }) => asEmpty(subscriptions.delete(request.subscription))),
+    UpdateSubscription: unary((request: { subscription?: WireSubscription; updateMask?: { paths?: string[] } }) =>
+      request.subscription ? subscriptions.update(request.subscription, request.updateMask?.paths ?? []) : fail(status.INVALID_ARGUMENT, 'subscription is required'),
+    ),
     ModifyPushConfig: unary((request: { subscription: string; pushConfig?: WirePushConfig }) =>
       asEmpty(subscriptions.modifyPushConfig(request.subscription, request.pushConfig)),
     ),

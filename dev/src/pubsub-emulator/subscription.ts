@@ -41,6 +41,8 @@ export interface SubscriptionDeps {
   nextAckId(): string;
   /** Forwards a message that used up its delivery attempts; false when it could not (the message stays). */
   deadLetter(message: StoredMessage, deliveryAttempts: number): boolean;
+  /** The subscription is done with a message: acked, or forwarded to the dead-letter topic. */
+  settled?(message: StoredMessage): void;
 }
 
 export interface SubscriptionStats {
@@ -63,6 +65,8 @@ export interface SubscriptionState {
   modifyDeadline(ackIds: readonly string[], seconds: number): void;
   nack(ackId: string): void;
   stats(): SubscriptionStats;
+  /** Every message it holds (ready, waiting for a retry, leased), for a snapshot of the emulator. */
+  held(): StoredMessage[];
   close(): void;
 }
 
@@ -91,7 +95,7 @@ export function createSubscriptionState(initial: SubscriptionSettings, deps: Sub
   let closed = false;
   let pumpScheduled = false;
   const ready: Entry[] = [];
-  const delayed = new Set<NodeJS.Timeout>();
+  const delayed = new Map<NodeJS.Timeout, Entry>();
   const leases = new Map<string, Lease>();
   const consumers: Consumer[] = [];
   const usage = new WeakMap<Consumer, Usage>();
@@ -174,6 +178,7 @@ export function createSubscriptionState(initial: SubscriptionSettings, deps: Sub
     const { entry } = held;
     const deadLetter = current.deadLetter;
     if (deadLetter && entry.deliveries >= deadLetter.maxDeliveryAttempts && deps.deadLetter(entry.message, entry.deliveries)) {
+      deps.settled?.(entry.message);
       return;
     }
     const delay = redeliveryDelayMs(current.retry, held.consumer.mode, entry.deliveries);
@@ -187,7 +192,7 @@ export function createSubscriptionState(initial: SubscriptionSettings, deps: Sub
       ready.push(entry);
       schedulePump();
     }, delay);
-    delayed.add(timer);
+    delayed.set(timer, entry);
   }
 
   function removeConsumer(consumer: Consumer): void {
@@ -244,7 +249,10 @@ export function createSubscriptionState(initial: SubscriptionSettings, deps: Sub
       });
     },
     ack(ackIds) {
-      for (const ackId of ackIds) release(ackId);
+      for (const ackId of ackIds) {
+        const held = release(ackId);
+        if (held) deps.settled?.(held.entry.message);
+      }
     },
     modifyDeadline(ackIds, seconds) {
       for (const ackId of ackIds) {
@@ -256,10 +264,11 @@ export function createSubscriptionState(initial: SubscriptionSettings, deps: Sub
     },
     nack: retry,
     stats: () => ({ ready: ready.length, delayed: delayed.size, outstanding: leases.size }),
+    held: () => [...ready, ...delayed.values(), ...[...leases.values()].map((held) => held.entry)].map((entry) => entry.message),
     close() {
       closed = true;
       for (const held of leases.values()) clearTimeout(held.timer);
-      for (const timer of delayed) clearTimeout(timer);
+      for (const timer of delayed.keys()) clearTimeout(timer);
       leases.clear();
       delayed.clear();
       ready.length = 0;

@@ -1,4 +1,5 @@
 import { status } from '@grpc/grpc-js';
+import type { JournalRecordSink } from './journal.js';
 import type { StoredMessage } from './messages.js';
 import { DELETED_TOPIC, idOf, parseName, projectOf } from './names.js';
 import { fail, ok, subscriptionNotFound, type Outcome } from './outcome.js';
@@ -19,6 +20,9 @@ export interface SubscriptionRegistry {
   list(project: string, pageSize?: number, pageToken?: string): Outcome<Page<WireSubscription>>;
   delete(name: string): Outcome<void>;
   modifyPushConfig(name: string, pushConfig: WirePushConfig | undefined): Outcome<void>;
+  /** UpdateSubscription: the fields named in `paths` (snake_case, as in an update mask) take their values from `changes`. */
+  update(changes: WireSubscription, paths: readonly string[]): Outcome<WireSubscription>;
+  all(): WireSubscription[];
   /** The backlog and leases of one subscription, for Pull, StreamingPull, Acknowledge, ModifyAckDeadline. */
   state(name: string): Outcome<SubscriptionState>;
   /** A message published to the subscription's topic. */
@@ -28,7 +32,16 @@ export interface SubscriptionRegistry {
   close(): void;
 }
 
-export type SubscriptionDeps = PushDeps & { topics: TopicRegistry };
+export type SubscriptionDeps = PushDeps & { topics: TopicRegistry; journal: JournalRecordSink };
+
+// The fields UpdateSubscription may change here, by their update-mask path.
+const UPDATABLE: Record<string, keyof WireSubscription> = {
+  ack_deadline_seconds: 'ackDeadlineSeconds',
+  push_config: 'pushConfig',
+  dead_letter_policy: 'deadLetterPolicy',
+  retry_policy: 'retryPolicy',
+  labels: 'labels',
+};
 
 interface SubscriptionRecord {
   wire: WireSubscription;
@@ -92,11 +105,13 @@ export function createSubscriptionRegistry(deps: SubscriptionDeps): Subscription
           const policy = state.settings().deadLetter;
           return policy !== undefined && deadLetter(wire.name, message, attempts, policy.topic);
         },
+        settled: (message) => deps.journal.settled(wire.name, message.messageId),
       });
       const record: SubscriptionRecord = { wire, state, push: undefined };
       records.set(wire.name, record);
       deps.topics.attach(wire.topic, wire.name);
       applyPush(record);
+      deps.journal.subscriptionSaved(wire);
       return ok(wire);
     },
     get(name) {
@@ -108,6 +123,7 @@ export function createSubscriptionRegistry(deps: SubscriptionDeps): Subscription
       const record = find(name);
       if (!record.ok) return record;
       records.delete(name);
+      deps.journal.subscriptionDeleted(name);
       deps.topics.detach(record.value.wire.topic, name);
       record.value.state.close();
       record.value.push?.close();
@@ -120,8 +136,28 @@ export function createSubscriptionRegistry(deps: SubscriptionDeps): Subscription
       if (!endpoint.ok) return endpoint;
       record.value.wire = { ...record.value.wire, pushConfig: pushConfig ?? {} };
       applyPush(record.value);
+      deps.journal.subscriptionSaved(record.value.wire);
       return ok(undefined);
     },
+    update(changes, paths) {
+      const record = find(changes.name);
+      if (!record.ok) return record;
+      if (paths.length === 0) return fail(status.INVALID_ARGUMENT, 'update_mask must name at least one field');
+      const merged: WireSubscription = { ...record.value.wire };
+      for (const path of paths) {
+        const field = UPDATABLE[path];
+        if (!field) return fail(status.INVALID_ARGUMENT, `Updating ${path} is not supported by this emulator (it updates ${Object.keys(UPDATABLE).join(', ')})`);
+        merged[field] = changes[field];
+      }
+      const parsed = parseSubscription(merged, deps.topics.exists);
+      if (!parsed.ok) return parsed;
+      record.value.wire = parsed.value.wire;
+      record.value.state.update(parsed.value.settings);
+      applyPush(record.value);
+      deps.journal.subscriptionSaved(parsed.value.wire);
+      return ok(parsed.value.wire);
+    },
+    all: () => [...records.values()].map((record) => record.wire),
     state(name) {
       const record = find(name);
       return record.ok ? ok(record.value.state) : record;

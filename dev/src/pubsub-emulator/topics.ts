@@ -1,4 +1,5 @@
 import { status } from '@grpc/grpc-js';
+import type { JournalRecordSink } from './journal.js';
 import type { StoredMessage } from './messages.js';
 import { parseName } from './names.js';
 import { fail, ok, topicNotFound, type Outcome } from './outcome.js';
@@ -15,6 +16,7 @@ const MAX_MESSAGES_PER_PUBLISH = 1000;
 export interface TopicRegistry {
   create(topic: WireTopic): Outcome<WireTopic>;
   get(name: string): Outcome<WireTopic>;
+  all(): WireTopic[];
   exists(name: string): boolean;
   list(project: string, pageSize?: number, pageToken?: string): Outcome<Page<WireTopic>>;
   /** Deletes the topic; returns the names of the subscriptions that were attached to it. */
@@ -29,6 +31,8 @@ export interface TopicDeps {
   nextMessageId(): string;
   /** Hands one message to one attached subscription. */
   deliver(subscription: string, message: StoredMessage): void;
+  /** Records what changes, for a durable emulator; published messages before they are delivered. */
+  journal: JournalRecordSink;
   now?: () => Date;
 }
 
@@ -56,18 +60,21 @@ export function createTopicRegistry(deps: TopicDeps): TopicRegistry {
       if (topics.has(topic.name)) return fail(status.ALREADY_EXISTS, 'Topic already exists');
       const wire: WireTopic = { ...topic, labels: topic.labels ?? {} };
       topics.set(topic.name, { wire, subscriptions: new Set() });
+      deps.journal.topicCreated(wire);
       return ok(wire);
     },
     get(name) {
       const record = find(name);
       return record.ok ? ok(record.value.wire) : record;
     },
+    all: () => [...topics.values()].map((record) => record.wire),
     exists: (name) => topics.has(name),
     list: (project, pageSize, pageToken) => pageOfProject(topics, project, 'topics', pageSize, pageToken),
     delete(name) {
       const record = find(name);
       if (!record.ok) return record;
       topics.delete(name);
+      deps.journal.topicDeleted(name);
       return ok([...record.value.subscriptions]);
     },
     attach(topic, subscription) {
@@ -89,19 +96,21 @@ export function createTopicRegistry(deps: TopicDeps): TopicRegistry {
       }
       if (messages.some(isEmpty)) return fail(status.INVALID_ARGUMENT, 'Some messages are empty');
       const publishTime = now();
-      const ids: string[] = [];
-      for (const input of messages) {
-        const message: StoredMessage = {
+      const stored = messages.map(
+        (input): StoredMessage => ({
           messageId: deps.nextMessageId(),
           data: Buffer.from(input.data ?? new Uint8Array()),
           attributes: { ...input.attributes },
           publishTime,
           orderingKey: input.orderingKey ?? '',
-        };
-        ids.push(message.messageId);
-        for (const subscription of record.value.subscriptions) deps.deliver(subscription, message);
-      }
-      return ok(ids);
+        }),
+      );
+      // Written before the publisher is answered (this runs before the handler returns): an id
+      // the publisher receives is a message that survives a restart.
+      const subscriptions = [...record.value.subscriptions];
+      deps.journal.published(stored, subscriptions);
+      for (const message of stored) for (const subscription of subscriptions) deps.deliver(subscription, message);
+      return ok(stored.map((message) => message.messageId));
     },
   };
 }
