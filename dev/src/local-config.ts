@@ -41,6 +41,9 @@ export const defaultDataDir = join(repoRoot, '.strata');
 
 export const lakeDir = (dataDir: string) => join(dataDir, 'gcs', LOCAL.bucket);
 
+/** The durable Pub/Sub emulator's journal folder. */
+export const pubsubDir = (dataDir: string) => join(dataDir, 'pubsub');
+
 /** The data folder `npm start` and `npm run query` use: STRATA_DATA_DIR, else `.strata/`. */
 export function dataDirFromEnv(env: Record<string, string | undefined> = process.env): string {
   return env.STRATA_DATA_DIR ? resolve(env.STRATA_DATA_DIR) : defaultDataDir;

@@ -6,11 +6,11 @@ import { ackDeadlineSecondsFor, PUSH_DELIVERY } from '@strata/schemas';
 import { INGEST_NODE_OPTIONS } from '@strata/ingest/node-options';
 import { WRITER_NODE_OPTIONS } from '@strata/writer/node-options';
 import { startGcsEmulator } from './gcs-emulator/index.js';
-import { LOCAL, defaultDataDir } from './local-config.js';
+import { LOCAL, defaultDataDir, pubsubDir } from './local-config.js';
 import { createOidcIssuer } from './oidc-issuer.js';
 import { freePort } from './free-port.js';
 import { PGLITE_POOL_MAX, startPgliteServer } from './postgres/index.js';
-import { DEFAULT_MAX_CONCURRENT_PUSHES, startPubsubEmulator, type SubscriptionStats } from './pubsub-emulator/index.js';
+import { DEFAULT_MAX_CONCURRENT_PUSHES, startPubsubEmulator, type PubsubEmulator, type PubsubFaults, type SubscriptionStats } from './pubsub-emulator/index.js';
 import { startServiceProcess, type ServiceName, type ServiceProcess } from './service-process.js';
 import { createCounters, type Counters } from './counters.js';
 
@@ -60,10 +60,11 @@ export interface DrainResult {
 
 export interface StopSummary {
   /**
-   * Messages still in Pub/Sub when the in-memory emulator stopped, and so gone: the push
-   * subscription's backlog plus what the dead-letter hold subscription kept.
+   * Messages the push subscription still held when the emulator stopped. The emulator is durable
+   * (its journal under `<dataDir>/pubsub`), so they are delivered when the stack starts again.
    */
-  lostMessages: number;
+  keptInPubsub: number;
+  /** Messages held by the dead-letter hold subscription (also kept). */
   deadLettered: number;
 }
 
@@ -85,6 +86,13 @@ export interface Stack {
   tokenFor(service: 'writer' | 'curator'): Promise<string>;
   /** What the writer's push subscription holds: ready, delayed for a retry, pushed but not yet acked. */
   backlog(): SubscriptionStats;
+  /**
+   * Stops the Pub/Sub emulator (open calls are cut, pushes in flight are abandoned) and starts it
+   * again on the same address from its journal: a Pub/Sub outage and recovery, for chaos tests.
+   */
+  restartPubsub(downMs?: number): Promise<void>;
+  /** The faults the running Pub/Sub emulator injects (reset by a restart). */
+  pubsubFaults(): PubsubFaults;
   /**
    * Stops ingest (it publishes what its client still batches, then exits) and waits, bounded, until
    * the push subscription holds nothing: the writer acks a push only once its rows are in GCS, so
@@ -113,22 +121,35 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
   try {
     const issuer = await createOidcIssuer();
-    const pubsubEmulator = await startPubsubEmulator({
-      port: await port('pubsub'),
-      issuer,
-      ...(options.pushConcurrency !== undefined && { maxConcurrentPushes: options.pushConcurrency }),
-    });
+    // Durable: what Pub/Sub holds when the stack stops (or is killed) is delivered at the next start.
+    const startPubsub = (pubsubPort: number, certsPort = 0, pushPaused = false) =>
+      startPubsubEmulator({
+        port: pubsubPort,
+        certsPort,
+        pushPaused,
+        issuer,
+        dataDir: pubsubDir(dataDir),
+        ...(options.pushConcurrency !== undefined && { maxConcurrentPushes: options.pushConcurrency }),
+      });
+    // Pushes wait until the writer listens at the endpoint the subscription is updated to below.
+    let pubsubEmulator: PubsubEmulator = await startPubsub(await port('pubsub'), 0, true);
     const subscriptionName = (id: string) => `projects/${LOCAL.projectId}/subscriptions/${id}`;
     const emptyStats: SubscriptionStats = { ready: 0, delayed: 0, outstanding: 0 };
     const backlog = () => pubsubEmulator.backlog(subscriptionName(LOCAL.pushSubscription)) ?? emptyStats;
-    const summary: StopSummary = { lostMessages: 0, deadLettered: 0 };
+    const summary: StopSummary = { keptInPubsub: 0, deadLettered: 0 };
     cleanups.push(async () => {
-      // The emulator is in memory: whatever it still holds now is gone once it stops.
       const held = pubsubEmulator.backlog(subscriptionName(LOCAL.deadLetterSubscription)) ?? emptyStats;
       summary.deadLettered = queuedOf(held);
-      summary.lostMessages = queuedOf(backlog()) + summary.deadLettered;
+      summary.keptInPubsub = queuedOf(backlog());
       await pubsubEmulator.stop();
     });
+    const restartPubsub = async (downMs = 0) => {
+      const { port: pubsubPort, certsUrl } = pubsubEmulator;
+      await pubsubEmulator.stop();
+      await sleep(downMs);
+      // The same certs port: the writer verifies push tokens against that URL.
+      pubsubEmulator = await startPubsub(pubsubPort, Number(new URL(certsUrl).port));
+    };
     const gcs = await startGcsEmulator({ root: join(dataDir, 'gcs'), port: await port('gcs') });
     cleanups.push(() => gcs.stop());
     let databaseUrl = options.databaseUrl;
@@ -214,6 +235,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     // flushes and acks what it holds while Pub/Sub is still there to receive the acks.
     cleanups.push(() => stopService('curator'), () => stopService('writer'), () => stopService('ingest'));
     await Promise.all((['ingest', 'writer', 'curator'] as const).map(launch));
+    pubsubEmulator.resumePushes();
 
     const tokenFor = (service: 'writer' | 'curator') =>
       service === 'writer'
@@ -239,6 +261,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         return body;
       },
       backlog,
+      restartPubsub,
+      pubsubFaults: () => pubsubEmulator.faults,
       async drain({ timeoutMs = DEFAULT_DRAIN_TIMEOUT_MS, onProgress, signal } = {}) {
         const started = Date.now();
         const result = (outcome: DrainResult['outcome']): DrainResult => {
@@ -294,7 +318,11 @@ async function runCleanups(cleanups: Array<() => Promise<void>>): Promise<void> 
   if (errors.length) throw new AggregateError(errors, 'stopping the local stack failed');
 }
 
-/** What `pulumi up` creates in the cloud: topic, dead-letter topic, push subscription with OIDC, bucket. */
+/**
+ * What `pulumi up` creates in the cloud: topic, dead-letter topic, push subscription with OIDC, bucket.
+ * They survive a restart of the stack (both emulators keep state on disk); an existing subscription
+ * is updated, since the writer may listen elsewhere or flush on another schedule this time.
+ */
 async function createCloudResources(env: Record<string, string>, writerUrl: string, ackDeadlineSeconds: number): Promise<void> {
   const pubsub = new PubSub({ projectId: LOCAL.projectId, apiEndpoint: env.PUBSUB_EMULATOR_HOST });
   const storage = new Storage({ projectId: LOCAL.projectId, apiEndpoint: env.STORAGE_EMULATOR_HOST });
@@ -304,7 +332,7 @@ async function createCloudResources(env: Record<string, string>, writerUrl: stri
     const [topic] = await pubsub.topic(LOCAL.topic).get({ autoCreate: true });
     const [deadLetter] = await pubsub.topic(LOCAL.deadLetterTopic).get({ autoCreate: true });
     await deadLetter.subscription(LOCAL.deadLetterSubscription).get({ autoCreate: true });
-    await topic.createSubscription(LOCAL.pushSubscription, {
+    const settings = {
       ackDeadlineSeconds,
       pushConfig: {
         pushEndpoint: `${writerUrl}/push`,
@@ -312,7 +340,11 @@ async function createCloudResources(env: Record<string, string>, writerUrl: stri
       },
       deadLetterPolicy: { deadLetterTopic: deadLetter.name, maxDeliveryAttempts: PUSH_DELIVERY.maxDeliveryAttempts },
       retryPolicy: { minimumBackoff: { seconds: PUSH_DELIVERY.minimumBackoffSeconds }, maximumBackoff: { seconds: PUSH_DELIVERY.maximumBackoffSeconds } },
-    });
+    };
+    const push = topic.subscription(LOCAL.pushSubscription);
+    const [pushExists] = await push.exists();
+    if (pushExists) await push.setMetadata(settings);
+    else await topic.createSubscription(LOCAL.pushSubscription, settings);
   } finally {
     await pubsub.close();
   }

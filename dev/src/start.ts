@@ -7,7 +7,7 @@
  * when the child does not confirm a SIGINT within tens of milliseconds, and a drain takes seconds.
  */
 import { DEFAULT_DRAIN_TIMEOUT_MS, startStack, type DrainResult, type StopSummary } from './stack.js';
-import { LOCAL, dataDirFromEnv, lakeDir } from './local-config.js';
+import { LOCAL, dataDirFromEnv, lakeDir, pubsubDir } from './local-config.js';
 import { PUSH_DELIVERY } from '@strata/schemas';
 
 const envInt = (name: string, fallback: number) => {
@@ -28,6 +28,8 @@ const curatorEveryMs = envInt('STRATA_CURATOR_INTERVAL_MS', 30_000);
 const flushMaxAgeMs = envInt('FLUSH_MAX_AGE_MS', 5_000);
 const drainTimeoutMs = envInt('STRATA_DRAIN_TIMEOUT_MS', DEFAULT_DRAIN_TIMEOUT_MS);
 const pushConcurrency = envInt('STRATA_PUSH_CONCURRENCY', 0) || undefined;
+// The writer's quiet flush (ms without a push before it flushes), passed through when set.
+const flushQuietMs = process.env.FLUSH_QUIET_MS ? String(envInt('FLUSH_QUIET_MS', 0)) : undefined;
 const dataDir = dataDirFromEnv();
 // Trapped before anything starts: until a listener exists the OS default ends the process at once,
 // which would leave the services behind and lose whatever the emulators held.
@@ -50,6 +52,7 @@ const stack = await startStack({
   },
   databaseUrl: process.env.DATABASE_URL || undefined,
   flushMaxAgeMs,
+  ...(flushQuietMs !== undefined && { writerEnv: { FLUSH_QUIET_MS: flushQuietMs } }),
   logLevel: process.env.LOG_LEVEL,
 });
 
@@ -72,7 +75,7 @@ Query the lake (after the ${flushMaxAgeMs / 1000}s flush):
   npm run query -- "select event, count(*) from user_action group by event"
 
 Ctrl-C stops ingest, waits until everything accepted is in the lake, then stops the rest
-(Ctrl-C again stops at once, losing what Pub/Sub still holds).
+(Ctrl-C again stops at once; what Pub/Sub still holds is kept on disk for the next start).
 `);
 
 const tty = process.stdout.isTTY;
@@ -115,7 +118,7 @@ if (signalledWhileStarting) onSignal();
 
 let lastDrainLine = { queued: -1, at: 0 };
 const showDraining = (queued: number) => {
-  const line = `draining: ${queued} message${queued === 1 ? '' : 's'} still queued for the writer… (Ctrl-C again stops now and loses them)`;
+  const line = `draining: ${queued} message${queued === 1 ? '' : 's'} still queued for the writer… (Ctrl-C again stops now and keeps them for the next start)`;
   if (tty) return void process.stdout.write(`\r\x1b[2K${line}`);
   // Into a log file: a line when the count moves, or every 5 s while it does not.
   if (queued !== lastDrainLine.queued || Date.now() - lastDrainLine.at >= 5000) {
@@ -138,7 +141,7 @@ async function shutdown(): Promise<void> {
       const why = drain.outcome === 'aborted' ? 'Stopping now (second Ctrl-C)' : `The drain timed out after ${(drain.ms / 1000).toFixed(1)}s`;
       console.log(
         `${why} with ${drain.queued} message(s) still queued: the writer flushes the ${drain.withWriter} it holds, ` +
-          'the rest will be lost (the Pub/Sub emulator keeps them in memory only).',
+          `the rest stay in Pub/Sub's journal (${pubsubDir(stack.dataDir)}) and are delivered at the next npm start.`,
       );
     }
     console.log('Stopping the writer (it flushes what it holds), the curator, then the emulators…');
@@ -150,13 +153,16 @@ async function shutdown(): Promise<void> {
   console.log(`Stopped. ${render()}`);
   const c = stack.counters.values();
   console.log(`Kept: ${c.rowsWritten} rows in ${c.files} Parquet files and ${c.quarantined} quarantined events under ${lakeDir(stack.dataDir)}.`);
-  if (summary.lostMessages === 0) {
-    console.log('Lost: nothing; Pub/Sub held no messages when it stopped.');
-    process.exit(0);
+  if (summary.keptInPubsub > 0) {
+    console.log(`Kept in Pub/Sub: ${summary.keptInPubsub} message(s) not yet in the lake, in ${pubsubDir(stack.dataDir)}; npm start delivers them.`);
   }
-  const deadLettered = summary.deadLettered > 0 ? ` (${summary.deadLettered} of them dead-lettered after ${PUSH_DELIVERY.maxDeliveryAttempts} failed deliveries)` : '';
-  console.log(`Lost: ${summary.lostMessages} message(s) still in the in-memory Pub/Sub emulator${deadLettered}.`);
-  // 130 is the shell's code for "stopped by Ctrl-C"; 1 says messages were lost otherwise (the drain
-  // timed out, or some were dead-lettered).
-  process.exit(drain.outcome === 'aborted' ? 130 : 1);
+  if (summary.deadLettered > 0) {
+    console.log(
+      `Dead-lettered: ${summary.deadLettered} message(s) the writer refused ${PUSH_DELIVERY.maxDeliveryAttempts} times, held in ${LOCAL.deadLetterSubscription} (see the writer's log).`,
+    );
+  }
+  console.log('Lost: nothing.');
+  // 130 is the shell's code for "stopped by Ctrl-C"; 1 says the drain timed out or messages were
+  // dead-lettered: nothing is lost, but something kept the writer from taking them.
+  process.exit(drain.outcome === 'aborted' ? 130 : drain.outcome === 'timed out' || summary.deadLettered > 0 ? 1 : 0);
 }

@@ -39,7 +39,7 @@ const noJournal: JournalRecordSink = {
   settled: () => undefined,
 };
 
-export function createBroker(deps: PushDeps, persistence?: Persistence): Broker {
+export function createBroker(deps: PushDeps & { pushPaused?: boolean }, persistence?: Persistence): Broker {
   const nextMessageId = createMessageIds((persistence?.lastMessageId ?? 0) + 1);
   // Silent while the restored state is put back: it is already in the journal.
   let journal: JournalRecordSink = noJournal;

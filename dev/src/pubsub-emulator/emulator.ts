@@ -32,6 +32,8 @@ export interface PubsubEmulatorOptions {
    * restart (or a kill -9) resumes delivery of everything published (journal.ts). In memory when absent.
    */
   dataDir?: string;
+  /** Push nothing until resumePushes(), e.g. until the push endpoints of a restored journal are up. */
+  pushPaused?: boolean;
 }
 
 export interface PubsubEmulator {
@@ -44,6 +46,7 @@ export interface PubsubEmulator {
   issuer: OidcIssuer;
   /** Faults to inject while running (chaos tests); also at `<certs server>/_strata/faults`. */
   faults: PubsubFaults;
+  resumePushes(): void;
   /** The folder of the journal, when durable. */
   dataDir: string | undefined;
   /**
@@ -79,6 +82,7 @@ export async function startPubsubEmulator(options: PubsubEmulatorOptions = {}): 
       maxConcurrentPushes: options.maxConcurrentPushes ?? DEFAULT_MAX_CONCURRENT_PUSHES,
       onFailure: options.onPushFailure,
       faults,
+      pushPaused: options.pushPaused,
     },
     persistence,
   );
@@ -105,6 +109,7 @@ export async function startPubsubEmulator(options: PubsubEmulatorOptions = {}): 
     certsUrl: certs.certsUrl,
     issuer,
     faults,
+    resumePushes: () => broker.subscriptions.resumePushes(),
     dataDir: options.dataDir,
     backlog(subscription) {
       const state = broker.subscriptions.state(subscription);

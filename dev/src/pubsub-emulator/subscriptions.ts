@@ -23,6 +23,8 @@ export interface SubscriptionRegistry {
   /** UpdateSubscription: the fields named in `paths` (snake_case, as in an update mask) take their values from `changes`. */
   update(changes: WireSubscription, paths: readonly string[]): Outcome<WireSubscription>;
   all(): WireSubscription[];
+  /** Starts push delivery when the registry was created with pushes paused. */
+  resumePushes(): void;
   /** The backlog and leases of one subscription, for Pull, StreamingPull, Acknowledge, ModifyAckDeadline. */
   state(name: string): Outcome<SubscriptionState>;
   /** A message published to the subscription's topic. */
@@ -32,7 +34,15 @@ export interface SubscriptionRegistry {
   close(): void;
 }
 
-export type SubscriptionDeps = PushDeps & { topics: TopicRegistry; journal: JournalRecordSink };
+export type SubscriptionDeps = PushDeps & {
+  topics: TopicRegistry;
+  journal: JournalRecordSink;
+  /**
+   * No push until resumePushes(): a restored backlog would otherwise be pushed before its receiver
+   * is up, and every failed push uses up one of the message's delivery attempts.
+   */
+  pushPaused?: boolean;
+};
 
 // The fields UpdateSubscription may change here, by their update-mask path.
 const UPDATABLE: Record<string, keyof WireSubscription> = {
@@ -62,6 +72,7 @@ function deadLetterAttributes(subscription: string, message: StoredMessage, atte
 export function createSubscriptionRegistry(deps: SubscriptionDeps): SubscriptionRegistry {
   const records = new Map<string, SubscriptionRecord>();
   let ackIds = 0;
+  let pushPaused = deps.pushPaused ?? false;
 
   const find = (name: string): Outcome<SubscriptionRecord> => {
     const record = records.get(name);
@@ -69,7 +80,7 @@ export function createSubscriptionRegistry(deps: SubscriptionDeps): Subscription
   };
 
   function applyPush(record: SubscriptionRecord): void {
-    const endpoint = record.wire.pushConfig?.pushEndpoint;
+    const endpoint = pushPaused ? undefined : record.wire.pushConfig?.pushEndpoint;
     if (record.push && !endpoint) {
       record.state.removeConsumer(record.push);
       record.push.close();
@@ -158,6 +169,10 @@ export function createSubscriptionRegistry(deps: SubscriptionDeps): Subscription
       return ok(parsed.value.wire);
     },
     all: () => [...records.values()].map((record) => record.wire),
+    resumePushes() {
+      pushPaused = false;
+      for (const record of records.values()) applyPush(record);
+    },
     state(name) {
       const record = find(name);
       return record.ok ? ok(record.value.state) : record;
