@@ -32,6 +32,8 @@ export interface MigrationSet {
  */
 export async function runMigrations(databaseUrl: string, set: MigrationSet, logger?: PostgresLogger): Promise<string[]> {
   const client = new pg.Client({ connectionString: databaseUrl });
+  // A connection dropped mid-migration also rejects the query in flight; unheard, it would end the process.
+  client.on('error', (err) => logger?.warn({ reason: err.message }, 'PostgreSQL connection failed during migrations'));
   await client.connect();
   try {
     await client.query('select pg_advisory_lock($1)', [PG_MIGRATE_LOCK_ID]);

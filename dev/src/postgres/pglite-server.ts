@@ -32,7 +32,7 @@ export interface PgliteServerOptions {
   maxConnections?: number;
 }
 
-export interface RunningPglite extends RunningPostgres {
+export interface RunningPglite extends Pick<RunningPostgres, 'url' | 'stop'> {
   db: PGlite;
 }
 

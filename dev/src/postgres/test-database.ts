@@ -41,6 +41,8 @@ export interface TestDatabase {
   /** How many connections a pool may open: PGlite serves one session (see pglite-server.ts). */
   poolMax: number;
   stop(): Promise<void>;
+  /** For outage tests: only a throwaway cluster can be shut down and started again. */
+  outage?: { shutDown(): Promise<void>; startUp(): Promise<void> };
 }
 
 /**
@@ -58,7 +60,7 @@ export async function testDatabase(env: Record<string, string | undefined> = pro
   if (findPostgresBinDir()) {
     const pg = await startThrowawayPostgres();
     console.info(`test database: throwaway PostgreSQL cluster (${pg.url})`);
-    return { ...pg, kind: 'throwaway', poolMax: 5 };
+    return { url: pg.url, stop: pg.stop, kind: 'throwaway', poolMax: 5, outage: { shutDown: pg.shutDown, startUp: pg.startUp } };
   }
   const lite = await startPgliteServer({ database: THROWAWAY_DATABASE });
   console.info(`test database: PGlite in memory (${lite.url})`);

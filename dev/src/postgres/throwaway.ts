@@ -17,6 +17,10 @@ export const THROWAWAY_DATABASE = 'strata_test';
 export interface RunningPostgres {
   url: string;
   stop(): Promise<void>;
+  /** An outage, for fault tests: the server shuts down (`-m fast`, connections cut) and its data stays. */
+  shutDown(): Promise<void>;
+  /** Starts it again after shutDown(), on the same port with the same data. */
+  startUp(): Promise<void>;
 }
 
 /** The bin folder of the newest installed PostgreSQL that has initdb and pg_ctl, or undefined. */
@@ -94,10 +98,11 @@ export async function startThrowawayPostgres({ port }: { port?: number } = {}): 
     await writeFile(join(dataDir, 'pg_hba.conf'), 'host all all 127.0.0.1/32 trust\n');
 
     let chosen = port;
+    let options = '';
     // A probed port can still be taken before the postmaster binds it; try a few when we chose it.
     for (let attempt = 1; ; attempt++) {
       chosen = port ?? (await freePort());
-      const options = `-p ${chosen} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off -c full_page_writes=off`;
+      options = `-p ${chosen} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off -c full_page_writes=off`;
       try {
         await runServerTool(pgCtl, ['start', '-w', '-t', '60', '-D', dataDir, '-l', logFile, '-o', options]);
         started = true;
@@ -114,7 +119,19 @@ export async function startThrowawayPostgres({ port }: { port?: number } = {}): 
     } finally {
       await admin.end();
     }
-    return { url: `postgres://postgres@127.0.0.1:${chosen}/${THROWAWAY_DATABASE}`, stop };
+    const startOptions = options;
+    return {
+      url: `postgres://postgres@127.0.0.1:${chosen}/${THROWAWAY_DATABASE}`,
+      stop,
+      async shutDown() {
+        await runServerTool(pgCtl, ['stop', '-m', 'fast', '-D', dataDir]);
+        started = false;
+      },
+      async startUp() {
+        await runServerTool(pgCtl, ['start', '-w', '-t', '60', '-D', dataDir, '-l', logFile, '-o', startOptions]);
+        started = true;
+      },
+    };
   } catch (err) {
     await stop().catch(() => undefined);
     throw err;

@@ -167,6 +167,11 @@ export function createPgSummaryStore(pool: pg.Pool): SummaryStore {
     async withSession(fn) {
       const client = await pool.connect();
       let broken: Error | undefined;
+      // A checked-out client whose server goes away (a restart, a failover) emits 'error'; the pool
+      // listens only on idle ones, and an unheard 'error' would end the process. The query in
+      // flight rejects as well, so the run fails with a 500 and Scheduler retries it.
+      const onError = (err: Error) => (broken ??= err);
+      client.on('error', onError);
       try {
         return await fn(sessionOn(client));
       } catch (err) {
@@ -175,6 +180,7 @@ export function createPgSummaryStore(pool: pg.Pool): SummaryStore {
         broken = err as Error;
         throw err;
       } finally {
+        client.off('error', onError);
         client.release(broken);
       }
     },
