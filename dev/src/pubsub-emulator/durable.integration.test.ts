@@ -117,7 +117,7 @@ describe('durable Pub/Sub emulator', () => {
     expect(texts(delivered)).toEqual(Array.from({ length: 300 }, (_, i) => `k${i}`).sort());
   });
 
-  it('ignores a torn last line (a write cut short by a crash, never answered) and compacts what is settled', async () => {
+  it('ignores a torn last record (a write cut short by a crash, never answered) and compacts what is settled', async () => {
     const dir = tempDir();
     const first = await start(dir);
     const [topic] = await first.client.createTopic('events');
@@ -127,22 +127,22 @@ describe('durable Pub/Sub emulator', () => {
     await topic.publishMessage({ data: Buffer.from('kept') });
     await first.client.close();
     await first.emulator.stop();
-    const journal = join(dir, 'journal.ndjson');
+    const journal = join(dir, 'journal.log');
     const before = statSync(journal).size;
-    appendFileSync(journal, '{"t":"msg","id":"999","data":"dG9y');
+    appendFileSync(journal, '{"t":"msg","id":"999","n":100,"attrs":{},"pt":0,"ok":"","subs":["projects/durable-test/subscriptions/reader"]}\ntorn');
 
     const second = await start(dir);
     // Compacted at open: only the resources and the one unacked message remain.
     expect(statSync(journal).size).toBeLessThan(before / 10);
-    expect(readFileSync(journal, 'utf8')).not.toContain('dG9y');
+    expect(readFileSync(journal, 'utf8')).not.toContain('torn');
     const [only] = await pullAll(second.client, 'reader', 1, true);
     expect(only!.data.toString()).toBe('kept');
   });
 
-  it('refuses to start over a damaged journal, naming the line', async () => {
+  it('refuses to start over a damaged journal, naming the record', async () => {
     const dir = tempDir();
-    appendFileSync(join(dir, 'journal.ndjson'), '{"t":"topic","topic":{"name":"projects/p/topics/t"}}\nnot json\n{"t":"topic-","name":"projects/p/topics/t"}\n');
-    await expect(startPubsubEmulator({ dataDir: dir })).rejects.toThrow(/journal line 2 is not JSON/);
+    appendFileSync(join(dir, 'journal.log'), '{"t":"topic","topic":{"name":"projects/p/topics/t"}}\nnot json\n{"t":"topic-","name":"projects/p/topics/t"}\n');
+    await expect(startPubsubEmulator({ dataDir: dir })).rejects.toThrow(/journal record 2 \(byte 53\) is not JSON/);
   });
 
   it('updates a subscription (UpdateSubscription) and keeps the update across a restart', async () => {

@@ -1,11 +1,12 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StoredMessage } from './messages.js';
 import type { WireSubscription, WireTopic } from './wire.js';
 
 /**
- * What makes the emulator durable: an append-only log of JSON lines under its data folder
- * (`journal.ndjson`) that records topics and subscriptions as they are created and deleted, every
+ * What makes the emulator durable: an append-only log under its data folder (`journal.log`):
+ * JSON lines, each message record followed by the message's raw bytes (its header says how many),
+ * so payloads are written as they are, not re-encoded. It records topics and subscriptions as they are created and deleted, every
  * published message with the subscriptions it was handed to, and every message a subscription is
  * done with (acked, or forwarded to its dead-letter topic). Replaying it rebuilds what the emulator
  * held: the resources, and each subscription's unsettled messages in publish order.
@@ -16,7 +17,7 @@ import type { WireSubscription, WireTopic } from './wire.js';
  *   last writes; fsync happens on close and after each compaction.
  * - Settlements are batched and written once per event-loop turn. One lost in a crash only means
  *   the message is delivered again, which at-least-once delivery allows and dedup removes.
- * - A torn last line (the process died mid-write) was never answered, and is skipped on replay.
+ * - A torn last record (the process died mid-write) was never answered, and is skipped on replay.
  * - The log is compacted — rewritten from the live state into a new file that replaces the old one
  *   atomically — at open, and whenever it is both large and mostly settled.
  *
@@ -56,7 +57,8 @@ export interface OpenedJournal {
   journal: Journal;
 }
 
-const FILE = 'journal.ndjson';
+const FILE = 'journal.log';
+const NEWLINE = 0x0a;
 // Compact once the log is over 64 MiB and less than a quarter of it is still live.
 const COMPACT_MIN_BYTES = 64 * 1024 * 1024;
 const COMPACT_LIVE_FRACTION = 0.25;
@@ -66,38 +68,54 @@ type JournalRecord =
   | { t: 'topic-'; name: string }
   | { t: 'sub'; sub: WireSubscription }
   | { t: 'sub-'; name: string }
-  | { t: 'msg'; id: string; data: string; attrs: { [key: string]: string }; pt: number; ok: string; subs: string[] }
+  // Followed by `n` bytes of data and a newline.
+  | { t: 'msg'; id: string; n: number; attrs: { [key: string]: string }; pt: number; ok: string; subs: string[] }
   | { t: 'ack'; sub: string; ids: string[] };
 
-const messageRecord = (message: StoredMessage, subs: readonly string[]): string =>
-  JSON.stringify({
+const NL = Buffer.from('\n');
+
+/** A message record as buffers to write: its header line, its bytes as they are, a newline. */
+function messageRecord(message: StoredMessage, subs: readonly string[]): Buffer[] {
+  const header: JournalRecord = {
     t: 'msg',
     id: message.messageId,
-    data: message.data.toString('base64'),
+    n: message.data.length,
     attrs: message.attributes,
     pt: message.publishTime.getTime(),
     ok: message.orderingKey,
     subs: [...subs],
-  } satisfies JournalRecord);
+  };
+  return [Buffer.from(`${JSON.stringify(header)}\n`), message.data, NL];
+}
 
-const line = (record: JournalRecord) => `${JSON.stringify(record)}\n`;
+const line = (record: JournalRecord) => Buffer.from(`${JSON.stringify(record)}\n`);
+const byteLength = (buffers: readonly Buffer[]) => buffers.reduce((n, b) => n + b.length, 0);
 
 /** Replays the log into the live state it describes. */
-function replay(text: string): { state: LiveState; lastMessageId: number } {
+function replay(file: Buffer): { state: LiveState; lastMessageId: number } {
   const topics = new Map<string, WireTopic>();
   const subscriptions = new Map<string, WireSubscription>();
   const messages = new Map<string, { message: StoredMessage; subscriptions: Set<string> }>();
   let lastMessageId = 0;
-  const lines = text.split('\n');
-  for (const [at, raw] of lines.entries()) {
-    if (raw === '') continue;
+  let pos = 0;
+  for (let at = 1; pos < file.length; at++) {
+    const end = file.indexOf(NEWLINE, pos);
+    // Only the last record can be torn (the process died while writing it, before answering).
+    if (end < 0) break;
     let record: JournalRecord;
     try {
-      record = JSON.parse(raw) as JournalRecord;
+      record = JSON.parse(file.toString('utf8', pos, end)) as JournalRecord;
     } catch (err) {
-      // Only the last line can be torn (the process died while writing it); anything else is damage.
-      if (at >= lines.length - 2) break;
-      throw new Error(`Pub/Sub journal line ${at + 1} is not JSON (${(err as Error).message}); move the file away to start empty`);
+      if (file.indexOf(NEWLINE, end + 1) < 0) break;
+      throw new Error(`Pub/Sub journal record ${at} (byte ${pos}) is not JSON (${(err as Error).message}); move the file away to start empty`);
+    }
+    let data: Buffer | undefined;
+    pos = end + 1;
+    if (record.t === 'msg') {
+      if (pos + record.n + 1 > file.length) break;
+      // A copy: a slice would keep the whole file's buffer alive.
+      data = Buffer.from(file.subarray(pos, pos + record.n));
+      pos += record.n + 1;
     }
     switch (record.t) {
       case 'topic':
@@ -120,7 +138,7 @@ function replay(text: string): { state: LiveState; lastMessageId: number } {
         lastMessageId = Math.max(lastMessageId, Number(record.id) || 0);
         const message: StoredMessage = {
           messageId: record.id,
-          data: Buffer.from(record.data, 'base64'),
+          data: data!,
           attributes: record.attrs,
           publishTime: new Date(record.pt),
           orderingKey: record.ok,
@@ -148,11 +166,30 @@ function replay(text: string): { state: LiveState; lastMessageId: number } {
   };
 }
 
+// IOV_MAX on Linux: at most this many buffers per writev.
+const MAX_BUFFERS_PER_WRITE = 1024;
+
+/** Writes every byte of `buffers` (writev may write less than asked); returns how many. */
+function writevAll(fd: number, buffers: Buffer[]): number {
+  let total = 0;
+  for (let i = 0; i < buffers.length; i += MAX_BUFFERS_PER_WRITE) {
+    let chunk = buffers.slice(i, i + MAX_BUFFERS_PER_WRITE);
+    let left = byteLength(chunk);
+    total += left;
+    while (left > 0) {
+      const written = writevSync(fd, chunk);
+      left -= written;
+      if (left > 0) chunk = [Buffer.concat(chunk).subarray(byteLength(chunk) - left)];
+    }
+  }
+  return total;
+}
+
 /** Opens (or creates) the journal in `dir` and returns what it held. */
 export function openJournal(dir: string): OpenedJournal {
   mkdirSync(dir, { recursive: true });
   const path = join(dir, FILE);
-  const { state: restored, lastMessageId } = existsSync(path) ? replay(readFileSync(path, 'utf8')) : { state: { topics: [], subscriptions: [], messages: [] }, lastMessageId: 0 };
+  const { state: restored, lastMessageId } = existsSync(path) ? replay(readFileSync(path)) : { state: { topics: [], subscriptions: [], messages: [] }, lastMessageId: 0 };
 
   let fd = -1;
   let fileBytes = 0;
@@ -162,10 +199,9 @@ export function openJournal(dir: string): OpenedJournal {
   const pendingAcks = new Map<string, string[]>();
   let flushScheduled = false;
 
-  const append = (text: string) => {
-    const bytes = Buffer.from(text);
-    writeSync(fd, bytes);
-    fileBytes += bytes.length;
+  // One system call for the whole record set (a Publish of many messages is one write).
+  const append = (buffers: Buffer[]) => {
+    fileBytes += writevAll(fd, buffers);
   };
   const track = (id: string, bytes: number, pending: number) => {
     live.set(id, { bytes, pending });
@@ -181,10 +217,9 @@ export function openJournal(dir: string): OpenedJournal {
   function flushAcks(): void {
     flushScheduled = false;
     if (pendingAcks.size === 0 || fd < 0) return;
-    let text = '';
-    for (const [sub, ids] of pendingAcks) text += line({ t: 'ack', sub, ids });
+    const records = [...pendingAcks].map(([sub, ids]) => line({ t: 'ack', sub, ids }));
     pendingAcks.clear();
-    append(text);
+    append(records);
   }
 
   function compact(state: LiveState): void {
@@ -193,14 +228,12 @@ export function openJournal(dir: string): OpenedJournal {
     const out = openSync(tmp, 'w');
     live.clear();
     liveBytes = 0;
-    const write = (text: string) => writeSync(out, Buffer.from(text));
     try {
-      for (const topic of state.topics) write(line({ t: 'topic', topic }));
-      for (const sub of state.subscriptions) write(line({ t: 'sub', sub }));
+      writevAll(out, [...state.topics.map((topic) => line({ t: 'topic', topic })), ...state.subscriptions.map((sub) => line({ t: 'sub', sub }))]);
       for (const { message, subscriptions } of state.messages) {
-        const text = `${messageRecord(message, subscriptions)}\n`;
-        write(text);
-        track(message.messageId, Buffer.byteLength(text), subscriptions.length);
+        const record = messageRecord(message, subscriptions);
+        writevAll(out, record);
+        track(message.messageId, byteLength(record), subscriptions.length);
       }
       fsyncSync(out);
     } finally {
@@ -213,24 +246,24 @@ export function openJournal(dir: string): OpenedJournal {
   }
 
   const journal: Journal = {
-    topicCreated: (topic) => append(line({ t: 'topic', topic })),
-    topicDeleted: (name) => append(line({ t: 'topic-', name })),
-    subscriptionSaved: (sub) => append(line({ t: 'sub', sub })),
+    topicCreated: (topic) => append([line({ t: 'topic', topic })]),
+    topicDeleted: (name) => append([line({ t: 'topic-', name })]),
+    subscriptionSaved: (sub) => append([line({ t: 'sub', sub })]),
     // The deleted subscription's messages still count as live until the next compaction, which
     // only makes that compaction come a little later.
     subscriptionDeleted(name) {
       flushAcks();
-      append(line({ t: 'sub-', name }));
+      append([line({ t: 'sub-', name })]);
     },
     published(messages, subscriptions) {
       if (subscriptions.length === 0) return;
-      let text = '';
+      const buffers: Buffer[] = [];
       for (const message of messages) {
-        const record = `${messageRecord(message, subscriptions)}\n`;
-        text += record;
-        track(message.messageId, Buffer.byteLength(record), subscriptions.length);
+        const record = messageRecord(message, subscriptions);
+        buffers.push(...record);
+        track(message.messageId, byteLength(record), subscriptions.length);
       }
-      append(text);
+      append(buffers);
     },
     settled(subscription, messageId) {
       release(messageId);
