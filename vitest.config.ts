@@ -10,7 +10,7 @@ export default defineConfig({
       test: {
         name: `@strata/${dir.split('/').pop()}`,
         root: dir,
-        include: ['src/**/*.test.ts', 'scripts/**/*.test.ts', '*.test.ts', 'e2e/**/*.test.ts', 'components/**/*.test.ts', 'bundle/**/*.test.ts'],
+        include: ['src/**/*.test.ts', 'scripts/**/*.test.ts', '*.test.ts', 'e2e/**/*.test.ts', 'components/**/*.test.ts', 'bundle/**/*.test.ts', 'soak/**/*.test.ts'],
       },
     })),
     // Integration tests start real servers (emulators, PostgreSQL); give them room on a 2-core box.

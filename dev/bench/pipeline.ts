@@ -10,23 +10,18 @@
  * measured in the same run, on the same machine, so the ratio survives a noisy shared box.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LOCAL, repoRoot } from '../src/local-config.js';
-import { queryLake } from '../src/query.js';
+import { processMemoryMiB } from '../src/proc-status.js';
+import { readIdsFile, reconcile } from '../src/reconcile.js';
 import { startStack, type Stack } from '../src/stack.js';
 import type { ProducerResult } from './producer.js';
+import { envNumber } from './env-number.js';
 
 // This process talks to the emulators too; stop the auth library probing for a GCE metadata server.
 process.env.METADATA_SERVER_DETECTION ??= 'none';
-
-const envNumber = (name: string, fallback: number) => {
-  const raw = process.env[name];
-  const value = raw === undefined || raw === '' ? fallback : Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
-  return value;
-};
 
 const SECONDS = envNumber('BENCH_SECONDS', 20);
 const DRAIN_TIMEOUT_MS = envNumber('BENCH_DRAIN_TIMEOUT_MS', 600_000);
@@ -107,17 +102,6 @@ function runProducer(stack: Stack, idsFile: string): Promise<ProducerResult> {
   });
 }
 
-/** Peak resident set of a process (VmHWM), in MiB; undefined off Linux or once it is gone. */
-function peakRssMiB(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) / 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 async function run(pushConcurrency: number): Promise<RunResult> {
   const dataDir = mkdtempSync(join(tmpdir(), 'strata-bench-'));
   const flushMaxAgeMs = 5000;
@@ -154,22 +138,19 @@ async function run(pushConcurrency: number): Promise<RunResult> {
     const flushes = stack.counters.flushes();
     const lastLandedAt = drained && flushes.length > 0 ? flushes[flushes.length - 1]!.at : Date.now();
     const firstLandedAt = flushes.find((f) => f.at >= producer.firstRequestAt)?.at ?? lastLandedAt;
-    const writerPeakRssMiB = peakRssMiB(stack.service('writer').pid);
+    const writerPeakRssMiB = processMemoryMiB(stack.service('writer').pid, 'VmHWM');
 
-    const accepted = readFileSync(idsFile, 'utf8').split('\n').filter(Boolean);
-    const { rows } = await queryLake('select event_id from user_action', dataDir);
-    const inLake = new Set(rows.map(([id]) => String(id)));
-    const missing = accepted.filter((id) => !inLake.has(id)).length;
+    const reconciled = await reconcile(readIdsFile(idsFile), dataDir);
     return {
       pushConcurrency,
       producer,
-      landed: accepted.length - missing,
+      landed: reconciled.inLake,
       firstLandedAt,
       lastLandedAt,
       drained,
       files: stack.counters.values().files - filesBefore,
-      missing,
-      duplicates: rows.length - inLake.size,
+      missing: reconciled.lost,
+      duplicates: reconciled.duplicatesRaw,
       writerPeakRssMiB,
       flushMaxAgeMs,
     };

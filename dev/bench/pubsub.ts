@@ -18,15 +18,9 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { PubSub } from '@google-cloud/pubsub';
 import Table from 'cli-table3';
+import { envNumber } from './env-number.js';
 
 process.env.METADATA_SERVER_DETECTION ??= 'none';
-
-const envNumber = (name: string, fallback: number) => {
-  const raw = process.env[name];
-  const value = raw === undefined || raw === '' ? fallback : Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
-  return value;
-};
 
 const ROUNDS = envNumber('BENCH_ROUNDS', 3);
 const THROUGHPUT_MESSAGES = envNumber('BENCH_MESSAGES', 5_000);

@@ -6,7 +6,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import Table from 'cli-table3';
 import { CURATED_ROOT, LAKE_ROOT, ROLLUPS } from '@strata/schemas';
 import { dataDirFromEnv, defaultDataDir, lakeDir } from './local-config.js';
@@ -14,22 +14,41 @@ import { dataDirFromEnv, defaultDataDir, lakeDir } from './local-config.js';
 const quoted = (path: string) => `'${path.replaceAll("'", "''")}'`;
 const holdsParquet = (dir: string) => existsSync(dir) && readdirSync(dir, { recursive: true }).some((f) => String(f).endsWith('.parquet'));
 
-export async function queryLake(sql: string, dataDir: string = defaultDataDir): Promise<{ columns: string[]; rows: unknown[][] }> {
+/** The lake folder's DuckDB connection with its views; `close()` when done. */
+export interface LakeConnection {
+  conn: DuckDBConnection;
+  /** The log types with a view, from the `log_type=` folders. */
+  logTypes: string[];
+  close(): void;
+}
+
+/**
+ * `read_parquet` over one log type's files. union_by_name: files written under older schema
+ * versions lack newer columns. Partition key types are fixed as the BigQuery external tables
+ * declare them ({dt:DATE}/{hr:INTEGER}). `filename` adds the file's path as a column.
+ */
+export function logTypeSource(dataDir: string, logType: string, options: { filename?: boolean } = {}): string {
+  const glob = join(lakeDir(dataDir), LAKE_ROOT, `log_type=${logType}`, '*', '*', '*.parquet');
+  return (
+    `read_parquet(${quoted(glob)}, hive_partitioning = true, union_by_name = true, ` +
+    `hive_types = {'log_type': VARCHAR, 'dt': DATE, 'hr': INTEGER}${options.filename ? ', filename = true' : ''})`
+  );
+}
+
+export async function openLake(dataDir: string = defaultDataDir): Promise<LakeConnection> {
   const root = join(lakeDir(dataDir), LAKE_ROOT);
   const db = await DuckDBInstance.create(':memory:');
   const conn = await db.connect();
+  const close = () => {
+    conn.closeSync();
+    db.closeSync();
+  };
   try {
     const logTypes = existsSync(root)
       ? readdirSync(root).filter((d) => d.startsWith('log_type=')).map((d) => d.slice('log_type='.length))
       : [];
     for (const logType of logTypes) {
-      const glob = join(root, `log_type=${logType}`, '*', '*', '*.parquet');
-      // union_by_name: files written under older schema versions lack newer columns. Partition key
-      // types are fixed as the BigQuery external tables declare them ({dt:DATE}/{hr:INTEGER}).
-      await conn.run(
-        `create view "${logType}" as select * from read_parquet(${quoted(glob)}, hive_partitioning = true, union_by_name = true, ` +
-          `hive_types = {'log_type': VARCHAR, 'dt': DATE, 'hr': INTEGER})`,
-      );
+      await conn.run(`create view "${logType}" as select * from ${logTypeSource(dataDir, logType)}`);
       // Pub/Sub delivers at least once, so the lake may hold an event twice: keep the first received.
       await conn.run(`create view "${logType}_deduped" as select * from "${logType}" qualify row_number() over (partition by event_id order by received_at) = 1`);
     }
@@ -44,11 +63,20 @@ export async function queryLake(sql: string, dataDir: string = defaultDataDir): 
           `hive_partitioning = true, union_by_name = true, hive_types = {'dt': DATE})`,
       );
     }
-    const result = await conn.runAndReadAll(sql);
+    return { conn, logTypes, close };
+  } catch (err) {
+    close();
+    throw err;
+  }
+}
+
+export async function queryLake(sql: string, dataDir: string = defaultDataDir): Promise<{ columns: string[]; rows: unknown[][] }> {
+  const lake = await openLake(dataDir);
+  try {
+    const result = await lake.conn.runAndReadAll(sql);
     return { columns: result.columnNames(), rows: result.getRowsJson() as unknown[][] };
   } finally {
-    conn.closeSync();
-    db.closeSync();
+    lake.close();
   }
 }
 

@@ -8,7 +8,7 @@
 export type ContentRange =
   | { kind: 'status' }
   | { kind: 'size'; total: number }
-  | { kind: 'bytes'; start: number; rest: boolean; total?: number };
+  | { kind: 'bytes'; start: number; rest: boolean; total?: number; /** Last byte; absent with `rest`. */ end?: number };
 
 export function parseContentRange(header: string | undefined): ContentRange | undefined {
   // No header: the whole object in one request.
@@ -22,6 +22,14 @@ export function parseContentRange(header: string | undefined): ContentRange | un
     kind: 'bytes',
     start: Number(start),
     rest: end === '*',
+    ...(end === '*' ? {} : { end: Number(end) }),
     ...(total === '*' ? {} : { total: Number(total) }),
   };
+}
+
+/** Whether a PUT with this range completes the object (the client sends nothing after it). */
+export function isFinalChunk(range: ContentRange | undefined): boolean {
+  if (!range || range.kind === 'status') return false;
+  if (range.kind === 'size') return true;
+  return range.rest || (range.total !== undefined && range.end !== undefined && range.end + 1 === range.total);
 }

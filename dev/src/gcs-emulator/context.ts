@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BucketStore } from './bucket-store.js';
+import type { GcsFaultInjector } from './faults.js';
 import type { Layout } from './layout.js';
 import type { ObjectStore } from './object-store.js';
 import type { UploadSessions } from './upload-sessions.js';
@@ -19,4 +20,5 @@ export interface Services {
   buckets: BucketStore;
   objects: ObjectStore;
   uploads: UploadSessions;
+  faults: GcsFaultInjector;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseContentRange } from './content-range.js';
+import { isFinalChunk, parseContentRange } from './content-range.js';
 import { parseRange } from './download.js';
 import { objectNameProblem } from './layout.js';
 import { parseMultipartRelated } from './multipart.js';
@@ -8,12 +8,25 @@ describe('parseContentRange', () => {
   it('reads every form @google-cloud/storage sends on a resumable PUT', () => {
     expect(parseContentRange('bytes */*')).toEqual({ kind: 'status' });
     expect(parseContentRange('bytes */42')).toEqual({ kind: 'size', total: 42 });
-    expect(parseContentRange('bytes 0-262143/*')).toEqual({ kind: 'bytes', start: 0, rest: false });
-    expect(parseContentRange('bytes 262144-716799/716800')).toEqual({ kind: 'bytes', start: 262144, rest: false, total: 716800 });
+    expect(parseContentRange('bytes 0-262143/*')).toEqual({ kind: 'bytes', start: 0, end: 262143, rest: false });
+    expect(parseContentRange('bytes 262144-716799/716800')).toEqual({ kind: 'bytes', start: 262144, end: 716799, rest: false, total: 716800 });
     expect(parseContentRange('bytes 0-*/*')).toEqual({ kind: 'bytes', start: 0, rest: true });
-    expect(parseContentRange('bytes 0--1/0')).toEqual({ kind: 'bytes', start: 0, rest: false, total: 0 });
+    expect(parseContentRange('bytes 0--1/0')).toEqual({ kind: 'bytes', start: 0, end: -1, rest: false, total: 0 });
     expect(parseContentRange(undefined)).toEqual({ kind: 'bytes', start: 0, rest: true });
     expect(parseContentRange('items 1-2/3')).toBeUndefined();
+  });
+
+  it('tells the PUT that completes an object from the ones before it', () => {
+    const final = (header: string | undefined) => isFinalChunk(parseContentRange(header));
+    expect(final('bytes 0-262143/*')).toBe(false);
+    expect(final('bytes 0-262143/716800')).toBe(false);
+    expect(final('bytes 262144-716799/716800')).toBe(true);
+    expect(final('bytes 0-*/*')).toBe(true);
+    expect(final('bytes 0--1/0')).toBe(true);
+    expect(final('bytes */42')).toBe(true);
+    expect(final(undefined)).toBe(true);
+    expect(final('bytes */*')).toBe(false);
+    expect(final('items 1-2/3')).toBe(false);
   });
 });
 

@@ -1,9 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '@strata/runtime';
+import { serveFaultAdmin } from '../fault-admin.js';
+import { isFinalChunk, parseContentRange } from './content-range.js';
 import { bucketResource } from './resources.js';
 import type { RequestContext, Services } from './context.js';
 import { sendMedia } from './download.js';
 import { invalid, isGcsError, type GcsError } from './errors.js';
+import type { FaultScope } from './faults.js';
 import { bucketNameProblem, objectNameProblem } from './layout.js';
 import { readJson, sendEmpty, sendError, sendJson } from './http-io.js';
 import { copyObject, deleteObject, getObject, listObjects, patchObject } from './object-routes.js';
@@ -29,6 +32,18 @@ export function parsePath(pathname: string): { api: Api; parts: string[] } | und
   }
   if (head === 'storage' && second === 'v1') return { api: 'json', parts: segments.slice(2) };
   return { api: 'json', parts: segments };
+}
+
+/** What the fault injector matches a request against: its method, the object names it is about, a final upload PUT. */
+export function faultScope(req: IncomingMessage, api: Api, parts: string[], query: URLSearchParams): FaultScope {
+  const method = req.method ?? 'GET';
+  const [, , o, name, , , , , dstName] = parts;
+  const listing = api === 'json' && o === 'o' && name === undefined ? query.get('prefix') : null;
+  const names = [name, dstName, query.get('name') ?? undefined, listing ?? undefined].filter((n): n is string => n !== undefined);
+  const header = req.headers['content-range'];
+  const finalChunk =
+    api === 'upload' && method === 'PUT' && query.has('upload_id') && isFinalChunk(parseContentRange(Array.isArray(header) ? header[0] : header));
+  return { method, names, finalChunk };
 }
 
 const notImplemented = (method: string | undefined, path: string): GcsError => ({
@@ -103,8 +118,10 @@ export function createRouter(services: Services, logger?: Logger) {
     const url = new URL(req.url ?? '/', 'http://emulator');
     const ctx: RequestContext = { req, res, query: url.searchParams, baseUrl: `http://${req.headers.host ?? 'localhost'}` };
     try {
+      if (serveFaultAdmin(req, res, services.faults)) return;
       const path = parsePath(url.pathname);
       if (!path) return sendError(res, invalid(`Malformed path: ${url.pathname}`));
+      if (await services.faults.intercept(res, faultScope(req, path.api, path.parts, url.searchParams))) return;
       await route(ctx, path.api, path.parts);
     } catch (err) {
       logger?.error({ err, method: req.method, url: req.url }, 'gcs emulator request failed');

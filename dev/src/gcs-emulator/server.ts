@@ -3,6 +3,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { closeServer, listen, type Logger } from '@strata/runtime';
 import { createBucketStore } from './bucket-store.js';
+import { createGcsFaultInjector, type GcsFaultInjector } from './faults.js';
 import { createKeyedLock } from './keyed-lock.js';
 import { createLayout } from './layout.js';
 import { createObjectStore } from './object-store.js';
@@ -26,6 +27,8 @@ export interface GcsEmulator {
   host: string;
   port: number;
   root: string;
+  /** Fault injection, in process; tests in other processes use `setGcsFaults(url, …)`. */
+  faults: Pick<GcsFaultInjector, 'state' | 'set' | 'clear'>;
   stop(): Promise<void>;
 }
 
@@ -49,7 +52,9 @@ export async function startGcsEmulator(options: GcsEmulatorOptions): Promise<Gcs
   }
   const lock = createKeyedLock();
   const objects = createObjectStore({ layout, lock });
+  const faults = createGcsFaultInjector();
   const services = {
+    faults,
     layout,
     objects,
     buckets: createBucketStore({ layout }),
@@ -67,8 +72,11 @@ export async function startGcsEmulator(options: GcsEmulatorOptions): Promise<Gcs
     host,
     port,
     root,
+    faults: { state: faults.state, set: faults.set, clear: faults.clear },
     stop() {
       stopping ??= (async () => {
+        // Held and delayed requests first: a delay must not route a request once storage is going away.
+        faults.close();
         const closed = close();
         // A client that hung up mid-upload must not hold the stop open.
         server.closeAllConnections();

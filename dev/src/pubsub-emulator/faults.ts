@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { FAULTS_PATH, serveFaultAdmin } from '../fault-admin.js';
 
 /**
  * Faults the emulator can be told to inject while it runs, for chaos tests: dev/ only, never in a
@@ -28,7 +29,7 @@ export interface PubsubFaults {
   handle(req: IncomingMessage, res: ServerResponse): boolean;
 }
 
-export const FAULTS_PATH = '/_strata/faults';
+export { FAULTS_PATH };
 const NONE: PubsubFaultSettings = { pushDropRate: 0, pushDropWithinMs: 500 };
 
 function validated(changes: Record<string, unknown>): Partial<PubsubFaultSettings> | string {
@@ -50,8 +51,6 @@ function validated(changes: Record<string, unknown>): Partial<PubsubFaultSetting
 export function createPubsubFaults(random: () => number = Math.random): PubsubFaults {
   let settings = { ...NONE };
   let pushDropped = 0;
-  const answer = (res: ServerResponse, status: number, body: unknown) =>
-    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   const current = () => ({ settings, injected: { pushDropped } });
   const faults: PubsubFaults = {
     settings: () => settings,
@@ -70,34 +69,20 @@ export function createPubsubFaults(random: () => number = Math.random): PubsubFa
       pushDropped += 1;
       return Math.floor(random() * settings.pushDropWithinMs);
     },
-    handle(req, res) {
-      if (new URL(req.url ?? '/', 'http://localhost').pathname !== FAULTS_PATH) return false;
-      if (req.method === 'GET') answer(res, 200, current());
-      else if (req.method === 'DELETE') {
-        faults.clear();
-        answer(res, 200, current());
-      } else if (req.method === 'POST') {
-        let text = '';
-        req.setEncoding('utf8');
-        req.on('data', (chunk: string) => (text += chunk));
-        req.on('end', () => {
-          let body: unknown;
-          try {
-            body = JSON.parse(text);
-          } catch {
-            return answer(res, 400, { error: 'invalid_json', reason: 'the body must be a JSON object of fault settings' });
-          }
-          if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-            return answer(res, 400, { error: 'invalid_request', reason: 'the body must be a JSON object of fault settings' });
-          }
-          const checked = validated(body as Record<string, unknown>);
-          if (typeof checked === 'string') return answer(res, 400, { error: 'invalid_request', reason: checked });
+    handle: (req, res) =>
+      serveFaultAdmin(req, res, {
+        state: current,
+        change(body) {
+          const checked = validated(body);
+          if (typeof checked === 'string') return checked;
           settings = { ...settings, ...checked };
-          answer(res, 200, current());
-        });
-      } else answer(res, 405, { error: 'method_not_allowed', reason: `${FAULTS_PATH} takes GET, POST or DELETE` });
-      return true;
-    },
+          return current();
+        },
+        clear() {
+          faults.clear();
+          return current();
+        },
+      }),
   };
   return faults;
 }
