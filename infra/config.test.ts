@@ -17,7 +17,15 @@ describe('loadStrataConfig', () => {
       curatorSchedule: '*/5 * * * *',
       curatorRunBudgetSeconds: 150,
       scaling: { writer: { minInstances: 0, maxInstances: 20 }, curator: { minInstances: 0, maxInstances: 3 } },
+      piiExtraKeys: ['email', 'phone', 'ip'],
+      piiHashKeyId: undefined,
     });
+  });
+
+  it('reads the PII key patterns and key id', () => {
+    const config = loadStrataConfig(strata({ ...required, piiExtraKeys: '["email","iban"]', piiHashKeyId: '2025-06' }), gcp());
+    expect(config).toMatchObject({ piiExtraKeys: ['email', 'iban'], piiHashKeyId: '2025-06' });
+    expect(loadStrataConfig(strata({ ...required, piiExtraKeys: '[]', piiHashKeyId: '' }), gcp())).toMatchObject({ piiExtraKeys: [], piiHashKeyId: undefined });
   });
 
   it.each([
@@ -31,6 +39,8 @@ describe('loadStrataConfig', () => {
     [{ curatorSchedule: 'every 5 minutes' }, /five-field cron/],
     [{ vpcConnectorCidr: '10.8.0.0/24' }, /strata:vpcConnectorCidr/],
     [{ databaseAvailabilityType: 'HA' }, /ZONAL or REGIONAL/],
+    [{ piiExtraKeys: '["e"]' }, /strata:piiExtraKeys/],
+    [{ piiHashKeyId: 'k:1' }, /strata:piiHashKeyId/],
   ])('refuses %j naming the key', (override, message) => {
     const values = { ...required, ...override } as Record<string, string>;
     expect(() => loadStrataConfig(strata(values), gcp())).toThrow(message);

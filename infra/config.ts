@@ -1,5 +1,5 @@
 import * as pulumi from '@pulumi/pulumi';
-import { DEFAULT_EVENT_TIME_WINDOW, PUSH_DELIVERY } from '@strata/schemas';
+import { DEFAULT_EVENT_TIME_WINDOW, DEFAULT_PII_EXTRA_KEYS, PUSH_DELIVERY } from '@strata/schemas';
 
 /**
  * The stack's whole configuration, read and validated once before any resource is declared. Every
@@ -19,6 +19,10 @@ export interface StrataConfig {
   eventMaxFutureSeconds: number;
   /** The writer's FLUSH_MAX_AGE_MS; the push subscription's ack deadline is derived from it. */
   flushMaxAgeMs: number;
+  /** PII_EXTRA_KEYS of ingest and the writer: key name patterns marking PII in undeclared fields (empty: none). */
+  piiExtraKeys: string[];
+  /** PII_HASH_KEY_ID of ingest and the writer; undefined lets them derive it from the secret. */
+  piiHashKeyId: string | undefined;
   scaling: Record<'ingest' | 'writer' | 'curator', { minInstances: number; maxInstances: number }>;
   curatorSchedule: string;
   curatorRunBudgetSeconds: number;
@@ -43,6 +47,9 @@ const REGION = /^[a-z]+-[a-z]+[0-9]$/;
 const CIDR_28 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/28$/;
 const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+// What the services accept (schemas/src/pii-key.ts): a key id without ':', patterns of 2+ characters without ','.
+const PII_KEY_ID = /^[A-Za-z0-9_-]{1,16}$/;
+const PII_EXTRA_KEY = /^[^,\s][^,]*[^,\s]$/;
 
 /** The config a stack reads; `pulumi.Config` in the program, a plain map in tests. */
 export interface ConfigSource {
@@ -90,6 +97,11 @@ export function loadStrataConfig(strata: ConfigSource = fromPulumi('strata'), gc
   // A stack secret: read plainly so it can be checked now, and wrapped again as a secret.
   const ingestKeysText = str('ingestKeys');
   checkIngestKeys(ingestKeysText);
+
+  const piiHashKeyId = strata.get('piiHashKeyId') || undefined;
+  if (piiHashKeyId !== undefined && !PII_KEY_ID.test(piiHashKeyId)) {
+    throw new StrataConfigError(`strata:piiHashKeyId must be 1 to 16 letters, digits, _ or -, got "${piiHashKeyId}"`);
+  }
 
   // The writer's own bounds (1 ms – 60 s); any of them fits Pub/Sub's longest ack deadline with the upload.
   const flushMaxAgeMs = int('flushMaxAgeMs', PUSH_DELIVERY.flushMaxAgeMs, 1, 60_000);
@@ -144,6 +156,8 @@ export function loadStrataConfig(strata: ConfigSource = fromPulumi('strata'), gc
     eventMaxLateSeconds: int('eventMaxLateSeconds', DEFAULT_EVENT_TIME_WINDOW.maxLateMs / 1000, 0, 3650 * 86_400),
     eventMaxFutureSeconds: int('eventMaxFutureSeconds', DEFAULT_EVENT_TIME_WINDOW.maxFutureMs / 1000, 0, 365 * 86_400),
     flushMaxAgeMs,
+    piiExtraKeys: strata.get('piiExtraKeys') === undefined ? [...DEFAULT_PII_EXTRA_KEYS] : list('piiExtraKeys', PII_EXTRA_KEY, 'email'),
+    piiHashKeyId,
     scaling: { ingest: scaling('ingest', 0, 20), writer: scaling('writer', 0, 20), curator: scaling('curator', 0, 3) },
     curatorSchedule,
     // Scheduler's attempt deadline is at most 30 min; the run budget must leave room under it.

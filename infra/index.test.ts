@@ -124,14 +124,17 @@ describe('infra program (index.ts under mocks)', () => {
   });
 
   it('wires the push audience and the scheduler audience to what the services verify', () => {
-    const [push] = ofType('gcp:pubsub/subscription:Subscription').filter((s) => s.inputs.pushConfig);
+    const pushes = ofType('gcp:pubsub/subscription:Subscription').filter((s) => s.inputs.pushConfig);
     const writer = ofType('gcp:cloudfunctionsv2/function:Function').find((f) => f.inputs.name === 'strata-writer')!;
     const curator = ofType('gcp:cloudfunctionsv2/function:Function').find((f) => f.inputs.name === 'strata-curator')!;
     const env = (f: Recorded) => (f.inputs.serviceConfig as { environmentVariables: Record<string, string> }).environmentVariables;
-    const pushConfig = push!.inputs.pushConfig as { pushEndpoint: string; oidcToken: { audience: string; serviceAccountEmail: string } };
-    expect(pushConfig.pushEndpoint).toBe(`https://europe-west4-${PROJECT}.cloudfunctions.net/strata-writer/push`);
-    expect(pushConfig.oidcToken.audience).toBe(env(writer).PUSH_AUDIENCE);
-    expect(pushConfig.oidcToken.serviceAccountEmail).toBe(env(writer).PUSH_SERVICE_ACCOUNT);
+    // The events and their dead letters: both to the writer, both with the token it verifies.
+    const configs = pushes.map((p) => p.inputs.pushConfig as { pushEndpoint: string; oidcToken: { audience: string; serviceAccountEmail: string } });
+    expect(configs.map((c) => c.pushEndpoint).sort()).toEqual(['dead-letter', 'push'].map((path) => `https://europe-west4-${PROJECT}.cloudfunctions.net/strata-writer/${path}`));
+    for (const pushConfig of configs) {
+      expect(pushConfig.oidcToken.audience).toBe(env(writer).PUSH_AUDIENCE);
+      expect(pushConfig.oidcToken.serviceAccountEmail).toBe(env(writer).PUSH_SERVICE_ACCOUNT);
+    }
     const [job] = ofType('gcp:cloudscheduler/job:Job');
     const target = job!.inputs.httpTarget as { uri: string; oidcToken: { audience: string; serviceAccountEmail: string } };
     expect(target.uri).toBe(`https://europe-west4-${PROJECT}.cloudfunctions.net/strata-curator/run`);

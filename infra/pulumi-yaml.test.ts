@@ -88,7 +88,8 @@ describe('infra/Pulumi.yaml', () => {
     }
     const required = { 'strata:lakeBucketName': 'lake-bucket-x', 'strata:ingestKeys': INGEST_KEYS };
     const withDefaults: Record<string, string> = { ...required };
-    for (const [key, decl] of Object.entries(project.config)) if (decl.default !== undefined) withDefaults[key] = String(decl.default);
+    // As Pulumi hands them to the program: arrays and objects as JSON, scalars as their text.
+    for (const [key, decl] of Object.entries(project.config)) if (decl.default !== undefined) withDefaults[key] = typeof decl.default === 'string' ? decl.default : JSON.stringify(decl.default);
     const source = (values: Record<string, string>) => ({ get: (k: string) => values[`strata:${k}`] });
     const gcp = { get: (k: string) => (k === 'project' ? 'strata-test' : undefined) };
     const fromYaml = loadStrataConfig(source(withDefaults), gcp);

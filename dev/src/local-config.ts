@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,8 +14,8 @@ export const LOCAL = {
   topic: 'strata-events',
   pushSubscription: 'strata-events-writer',
   deadLetterTopic: 'strata-events-dead-letter',
-  // Dead-lettered messages are held here so nothing is lost locally either.
-  deadLetterSubscription: 'strata-events-dead-letter-hold',
+  // Pushes dead letters to the writer, which files them under dead-letter/ in the lake (as in the cloud).
+  deadLetterSubscription: 'strata-events-dead-letter-writer',
   bucket: 'strata-lake',
   apiKey: DEV_KEY,
   // ingest's INGEST_KEYS: the dev key by its SHA-256, as keys are configured in the cloud. Every log
@@ -47,4 +48,42 @@ export const pubsubDir = (dataDir: string) => join(dataDir, 'pubsub');
 /** The data folder `npm start` and `npm run query` use: STRATA_DATA_DIR, else `.strata/`. */
 export function dataDirFromEnv(env: Record<string, string | undefined> = process.env): string {
   return env.STRATA_DATA_DIR ? resolve(env.STRATA_DATA_DIR) : defaultDataDir;
+}
+
+/**
+ * Where a running `npm start` says how to reach its GCS emulator and database (PGlite's port is
+ * picked at start), so tools run from another terminal (`npm run erase`) use the same lake and
+ * PostgreSQL. Written once the stack is up, removed when it exits.
+ */
+export interface RunningStack {
+  pid: number;
+  /** STORAGE_EMULATOR_HOST */
+  gcs: string;
+  /** DATABASE_URL */
+  database: string;
+}
+
+const runningStackFile = (dataDir: string) => join(dataDir, 'running-stack.json');
+
+/** Writes the file and removes it when this process exits, however it exits short of a kill -9. */
+export function announceRunningStack(dataDir: string, stack: RunningStack): void {
+  writeFileSync(runningStackFile(dataDir), `${JSON.stringify(stack)}\n`);
+  process.on('exit', () => rmSync(runningStackFile(dataDir), { force: true }));
+}
+
+/** The running stack, or undefined when there is none (no file, or a kill -9 left one behind). */
+export function readRunningStack(dataDir: string): RunningStack | undefined {
+  let stack: RunningStack;
+  try {
+    stack = JSON.parse(readFileSync(runningStackFile(dataDir), 'utf8')) as RunningStack;
+  } catch {
+    return undefined;
+  }
+  try {
+    process.kill(stack.pid, 0); // signal 0 only checks that the process exists
+    return stack;
+  } catch (err) {
+    // EPERM: it exists, under another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM' ? stack : undefined;
+  }
 }

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { PubSub } from '@google-cloud/pubsub';
+import { PubSub, type CreateSubscriptionOptions, type Topic } from '@google-cloud/pubsub';
 import { Storage } from '@google-cloud/storage';
 import { ackDeadlineSecondsFor, PUSH_DELIVERY } from '@strata/schemas';
 import { INGEST_NODE_OPTIONS } from '@strata/ingest/node-options';
@@ -136,10 +136,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const subscriptionName = (id: string) => `projects/${LOCAL.projectId}/subscriptions/${id}`;
     const emptyStats: SubscriptionStats = { ready: 0, delayed: 0, outstanding: 0 };
     const backlog = () => pubsubEmulator.backlog(subscriptionName(LOCAL.pushSubscription)) ?? emptyStats;
+    const deadLetterBacklog = () => pubsubEmulator.backlog(subscriptionName(LOCAL.deadLetterSubscription)) ?? emptyStats;
     const summary: StopSummary = { keptInPubsub: 0, deadLettered: 0 };
     cleanups.push(async () => {
-      const held = pubsubEmulator.backlog(subscriptionName(LOCAL.deadLetterSubscription)) ?? emptyStats;
-      summary.deadLettered = queuedOf(held);
+      summary.deadLettered = queuedOf(deadLetterBacklog());
       summary.keptInPubsub = queuedOf(backlog());
       await pubsubEmulator.stop();
     });
@@ -265,15 +265,18 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       pubsubFaults: () => pubsubEmulator.faults,
       async drain({ timeoutMs = DEFAULT_DRAIN_TIMEOUT_MS, onProgress, signal } = {}) {
         const started = Date.now();
-        const result = (outcome: DrainResult['outcome']): DrainResult => {
-          const stats = backlog();
-          return { outcome, queued: queuedOf(stats), withWriter: stats.outstanding, ms: Date.now() - started };
+        // Both push subscriptions: events, and dead letters on their way to the lake's dead-letter/ zone.
+        const both = () => {
+          const events = backlog();
+          const dead = deadLetterBacklog();
+          return { queued: queuedOf(events) + queuedOf(dead), withWriter: events.outstanding + dead.outstanding };
         };
+        const result = (outcome: DrainResult['outcome']): DrainResult => ({ outcome, ...both(), ms: Date.now() - started });
         // Ingest first, and wait for it to exit: only then is everything it accepted in the topic.
         await stopService('ingest');
         let lastReport = 0;
         for (;;) {
-          const queued = queuedOf(backlog());
+          const { queued } = both();
           if (queued === 0) return result('drained');
           if (signal?.aborted) return result('aborted');
           if (Date.now() - started >= timeoutMs) return result('timed out');
@@ -290,6 +293,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     await runCleanups(cleanups);
     throw err;
   }
+}
+
+/** Creates the subscription, or updates one a previous run of the stack left (both emulators keep state). */
+async function createOrUpdate(topic: Topic, name: string, settings: CreateSubscriptionOptions): Promise<void> {
+  const subscription = topic.subscription(name);
+  const [exists] = await subscription.exists();
+  if (exists) await subscription.setMetadata(settings);
+  else await topic.createSubscription(name, settings);
 }
 
 /** Resolves after `ms`, or as soon as `signal` aborts. */
@@ -331,20 +342,17 @@ async function createCloudResources(env: Record<string, string>, writerUrl: stri
     if (!bucketExists) await storage.createBucket(LOCAL.bucket);
     const [topic] = await pubsub.topic(LOCAL.topic).get({ autoCreate: true });
     const [deadLetter] = await pubsub.topic(LOCAL.deadLetterTopic).get({ autoCreate: true });
-    await deadLetter.subscription(LOCAL.deadLetterSubscription).get({ autoCreate: true });
-    const settings = {
+    const retryPolicy = { minimumBackoff: { seconds: PUSH_DELIVERY.minimumBackoffSeconds }, maximumBackoff: { seconds: PUSH_DELIVERY.maximumBackoffSeconds } };
+    // The writer verifies one audience, `<writer>/push`, for both of its push endpoints.
+    const pushTo = (path: string) => ({ pushEndpoint: `${writerUrl}${path}`, oidcToken: { serviceAccountEmail: LOCAL.pushServiceAccount, audience: `${writerUrl}/push` } });
+    await createOrUpdate(topic, LOCAL.pushSubscription, {
       ackDeadlineSeconds,
-      pushConfig: {
-        pushEndpoint: `${writerUrl}/push`,
-        oidcToken: { serviceAccountEmail: LOCAL.pushServiceAccount, audience: `${writerUrl}/push` },
-      },
+      pushConfig: pushTo('/push'),
       deadLetterPolicy: { deadLetterTopic: deadLetter.name, maxDeliveryAttempts: PUSH_DELIVERY.maxDeliveryAttempts },
-      retryPolicy: { minimumBackoff: { seconds: PUSH_DELIVERY.minimumBackoffSeconds }, maximumBackoff: { seconds: PUSH_DELIVERY.maximumBackoffSeconds } },
-    };
-    const push = topic.subscription(LOCAL.pushSubscription);
-    const [pushExists] = await push.exists();
-    if (pushExists) await push.setMetadata(settings);
-    else await topic.createSubscription(LOCAL.pushSubscription, settings);
+      retryPolicy,
+    });
+    // Dead letters are filed into the lake's dead-letter/ zone by the writer, PII protected.
+    await createOrUpdate(deadLetter, LOCAL.deadLetterSubscription, { ackDeadlineSeconds, pushConfig: pushTo('/dead-letter'), retryPolicy });
   } finally {
     await pubsub.close();
   }

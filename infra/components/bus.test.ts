@@ -13,6 +13,7 @@ describe('Bus', () => {
       projectNumber: '42',
       topicName: 'strata-events',
       pushEndpoint: 'https://w.example/push',
+      deadLetterEndpoint: 'https://w.example/dead-letter',
       pushAudience: 'https://w.example/push',
       pushServiceAccount: { email: 'push@x', name: 'projects/p/serviceAccounts/push@x' },
       flushMaxAgeMs: PUSH_DELIVERY.flushMaxAgeMs,
@@ -35,9 +36,21 @@ describe('Bus', () => {
     expect(ackDeadlineSecondsFor(PUSH_DELIVERY.flushMaxAgeMs)).toBe(25);
   });
 
-  it('keeps dead letters 7 days in a pull subscription that never expires', () => {
-    expect(sub('strata-events-dead-letter-replay')).toMatchObject({ topic: 'strata-events-dead-letter', messageRetentionDuration: '604800s', expirationPolicy: { ttl: '' } });
-    expect(sub('strata-events-dead-letter-replay').pushConfig).toBeUndefined();
+  it('pushes dead letters to the writer\'s /dead-letter with the same token, deadline and backoff, keeping them 7 days while it cannot file them', () => {
+    expect(sub('strata-events-dead-letter-replay')).toMatchObject({
+      topic: 'strata-events-dead-letter',
+      ackDeadlineSeconds: ackDeadlineSecondsFor(PUSH_DELIVERY.flushMaxAgeMs),
+      pushConfig: { pushEndpoint: 'https://w.example/dead-letter', oidcToken: { serviceAccountEmail: 'push@x', audience: 'https://w.example/push' } },
+      retryPolicy: { minimumBackoff: '1s', maximumBackoff: '60s' },
+      messageRetentionDuration: '604800s',
+      expirationPolicy: { ttl: '' },
+    });
+    // Nowhere further to go: retried until the writer files it.
+    expect(sub('strata-events-dead-letter-replay').deadLetterPolicy).toBeUndefined();
+    // The resource and subscription names of the pull subscription earlier releases made: an
+    // upgrade updates it in place, and the dead letters it holds are pushed, not deleted.
+    expect(created.find((r) => r.inputs.name === 'strata-events-dead-letter-replay')!.name).toBe('dead-letter-replay');
+    expect(created.filter((r) => r.type === 'gcp:pubsub/subscription:Subscription').map((r) => r.inputs.name).sort()).toEqual(['strata-events-dead-letter-replay', 'strata-events-writer-push']);
   });
 
   it('grants the Pub/Sub agent what dead-lettering and push tokens need, and ingest publish only', () => {

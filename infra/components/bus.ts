@@ -2,7 +2,7 @@ import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
 import { ackDeadlineSecondsFor, PUSH_DELIVERY } from '@strata/schemas';
 
-/** Pub/Sub keeps unacknowledged messages at most 7 days; the dead letters are kept as long for replay. */
+/** Pub/Sub keeps unacknowledged messages at most 7 days: a dead letter the writer cannot file waits as long. */
 export const MESSAGE_RETENTION = '604800s';
 
 export interface BusArgs {
@@ -11,7 +11,9 @@ export interface BusArgs {
   topicName: string;
   /** The writer's push endpoint (its URL + '/push'). */
   pushEndpoint: pulumi.Input<string>;
-  /** The `aud` of the push token: what the writer's PUSH_AUDIENCE holds. */
+  /** The writer's dead-letter endpoint (its URL + '/dead-letter'), which files dead letters in the lake. */
+  deadLetterEndpoint: pulumi.Input<string>;
+  /** The `aud` of both push tokens: what the writer's PUSH_AUDIENCE holds. */
   pushAudience: pulumi.Input<string>;
   /** The push service account (its email signs the tokens; the writer's PUSH_SERVICE_ACCOUNT). */
   pushServiceAccount: { email: pulumi.Input<string>; name: pulumi.Input<string> };
@@ -23,9 +25,11 @@ export interface BusArgs {
 }
 
 /**
- * The events topic, its push subscription to the writer and the dead-letter path. The delivery
- * settings come from PUSH_DELIVERY (schemas/src/push-delivery.ts), the declaration the local stack
- * and the writer's own start-up check use too.
+ * The events topic, its push subscription to the writer and the dead-letter path: a second push
+ * subscription brings dead letters to the writer's /dead-letter, which files them in the lake's
+ * dead-letter/ zone with their PII protected (a pull subscription would hold them raw for 7 days).
+ * The delivery settings come from PUSH_DELIVERY (schemas/src/push-delivery.ts), the declaration
+ * the local stack and the writer's own start-up check use too.
  */
 export class Bus extends pulumi.ComponentResource {
   readonly topic: gcp.pubsub.Topic;
@@ -45,42 +49,37 @@ export class Bus extends pulumi.ComponentResource {
     this.topic = new gcp.pubsub.Topic('events', { project: args.project, name: args.topicName, messageRetentionDuration: MESSAGE_RETENTION }, child);
     this.deadLetterTopic = new gcp.pubsub.Topic('events-dead-letter', { project: args.project, name: `${args.topicName}-dead-letter` }, child);
 
+    // Both subscriptions push to the writer alike: it holds a push until what it brought is in GCS
+    // (up to the flush age plus the upload), with the push account's token, and backs off the same.
+    const pushTo = (endpoint: pulumi.Input<string>) => ({
+      ackDeadlineSeconds: this.ackDeadlineSeconds,
+      messageRetentionDuration: MESSAGE_RETENTION,
+      pushConfig: { pushEndpoint: endpoint, oidcToken: { serviceAccountEmail: args.pushServiceAccount.email, audience: args.pushAudience } },
+      retryPolicy: { minimumBackoff: `${PUSH_DELIVERY.minimumBackoffSeconds}s`, maximumBackoff: `${PUSH_DELIVERY.maximumBackoffSeconds}s` },
+      // The default expires a subscription after 31 days without deliveries: never, here.
+      expirationPolicy: { ttl: '' },
+    });
+
     this.pushSubscription = new gcp.pubsub.Subscription(
       'writer-push',
       {
         project: args.project,
         name: `${args.topicName}-writer-push`,
         topic: this.topic.id,
-        // The writer holds a push until its rows are in GCS: up to the flush age plus the upload.
-        ackDeadlineSeconds: this.ackDeadlineSeconds,
-        messageRetentionDuration: MESSAGE_RETENTION,
-        pushConfig: {
-          pushEndpoint: args.pushEndpoint,
-          oidcToken: { serviceAccountEmail: args.pushServiceAccount.email, audience: args.pushAudience },
-        },
-        retryPolicy: {
-          minimumBackoff: `${PUSH_DELIVERY.minimumBackoffSeconds}s`,
-          maximumBackoff: `${PUSH_DELIVERY.maximumBackoffSeconds}s`,
-        },
+        ...pushTo(args.pushEndpoint),
         deadLetterPolicy: { deadLetterTopic: this.deadLetterTopic.id, maxDeliveryAttempts: PUSH_DELIVERY.maxDeliveryAttempts },
-        // The default expires a subscription after 31 days without deliveries: never, here.
-        expirationPolicy: { ttl: '' },
       },
       child,
     );
 
-    // Dead letters wait here (pull) until an operator replays them after a fix.
+    // No dead-letter policy of its own: there is nowhere further to go, so a dead letter the writer
+    // cannot file is retried with backoff for the 7 days of retention (and the writer's 5xx alert fires).
+    // The name and resource name stay those of the pull subscription earlier releases made
+    // (`…-dead-letter-replay`): turning it into a push subscription is then an update in place, and
+    // the dead letters it already holds are pushed to the writer instead of deleted with it.
     this.deadLetterSubscription = new gcp.pubsub.Subscription(
       'dead-letter-replay',
-      {
-        project: args.project,
-        name: `${args.topicName}-dead-letter-replay`,
-        topic: this.deadLetterTopic.id,
-        ackDeadlineSeconds: 60,
-        messageRetentionDuration: MESSAGE_RETENTION,
-        retainAckedMessages: false,
-        expirationPolicy: { ttl: '' },
-      },
+      { project: args.project, name: `${args.topicName}-dead-letter-replay`, topic: this.deadLetterTopic.id, ...pushTo(args.deadLetterEndpoint) },
       child,
     );
 

@@ -4,13 +4,15 @@ import { Lake, lifecycleRulesFor } from './lake.js';
 import { setRecordingMocks, valueOf, type Recorded } from '../pulumi-mocks.fake.js';
 
 describe('lifecycleRulesFor', () => {
-  it('turns LAKE_ZONES into storage-class transitions per prefix and a delete for quarantine', () => {
+  it('turns LAKE_ZONES into storage-class transitions per prefix and a delete for quarantine and dead letters', () => {
     expect(lifecycleRulesFor(LAKE_ZONES)).toEqual([
       { action: { type: 'SetStorageClass', storageClass: 'NEARLINE' }, condition: { age: 30, matchesPrefixes: ['events/'], matchesStorageClasses: ['STANDARD'] } },
       { action: { type: 'SetStorageClass', storageClass: 'COLDLINE' }, condition: { age: 90, matchesPrefixes: ['events/'], matchesStorageClasses: ['STANDARD', 'NEARLINE'] } },
       { action: { type: 'SetStorageClass', storageClass: 'ARCHIVE' }, condition: { age: 365, matchesPrefixes: ['events/'], matchesStorageClasses: ['STANDARD', 'NEARLINE', 'COLDLINE'] } },
       { action: { type: 'SetStorageClass', storageClass: 'NEARLINE' }, condition: { age: 30, matchesPrefixes: ['quarantine/'], matchesStorageClasses: ['STANDARD'] } },
       { action: { type: 'Delete' }, condition: { age: 90, matchesPrefixes: ['quarantine/'] } },
+      { action: { type: 'SetStorageClass', storageClass: 'NEARLINE' }, condition: { age: 30, matchesPrefixes: ['dead-letter/'], matchesStorageClasses: ['STANDARD'] } },
+      { action: { type: 'Delete' }, condition: { age: 90, matchesPrefixes: ['dead-letter/'] } },
     ]);
   });
 
@@ -37,7 +39,7 @@ describe('Lake', () => {
   it('is private: uniform access, public access prevented, no versioning', () => {
     const bucket = created.find((r) => r.type === 'gcp:storage/bucket:Bucket')!.inputs;
     expect(bucket).toMatchObject({ name: 'strata-lake-test', location: 'europe-west4', uniformBucketLevelAccess: true, publicAccessPrevention: 'enforced' });
-    expect(bucket.lifecycleRules).toHaveLength(5);
+    expect(bucket.lifecycleRules).toHaveLength(7);
   });
 
   it('lets the writer create objects only and the curator use them, nothing more', () => {

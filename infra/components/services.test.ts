@@ -24,6 +24,8 @@ const settings = {
   pushServiceAccountEmail: 'strata-push@strata-test.iam.gserviceaccount.com',
   schedulerServiceAccountEmail: 'strata-scheduler@strata-test.iam.gserviceaccount.com',
   curatorRunBudgetSeconds: 150,
+  piiExtraKeys: ['email', 'phone', 'ip'],
+  piiHashKeyId: undefined,
 };
 
 describe('serviceEnvironments', () => {
@@ -54,6 +56,17 @@ describe('serviceEnvironments', () => {
       schedulerServiceAccount: settings.schedulerServiceAccountEmail,
     });
     expect(curator.curation.runBudgetMs).toBe(150_000);
+  });
+
+  it('gives ingest and the writer the same PII settings, which both parse alike', () => {
+    const parsed = (e: Record<string, string>) => loadWriterConfig({ ...env.writer, ...e, ...secrets }).pii;
+    expect(env.ingest.PII_EXTRA_KEYS).toBe('email,phone,ip');
+    expect(env.writer.PII_EXTRA_KEYS).toBe(env.ingest.PII_EXTRA_KEYS);
+    expect(env.writer).not.toHaveProperty('PII_HASH_KEY_ID');
+    const rotated = serviceEnvironments({ ...settings, piiExtraKeys: [], piiHashKeyId: 'k2' });
+    expect([rotated.ingest.PII_HASH_KEY_ID, rotated.writer.PII_HASH_KEY_ID]).toEqual(['k2', 'k2']);
+    expect(parsed(rotated.writer)).toMatchObject({ keyId: 'k2', extraKeys: [] });
+    expect(parsed(env.writer).extraKeys).toEqual(['email', 'phone', 'ip']);
   });
 
   it('starts ingest and the writer with their NODE_OPTIONS', () => {

@@ -64,6 +64,9 @@ export interface EnvironmentSettings {
   eventMaxFutureSeconds: number;
   flushMaxAgeMs: number;
   pushAckDeadlineSeconds: number;
+  /** Ingest and the writer must agree on these: the writer protects what ingest did not (README, PII). */
+  piiExtraKeys: readonly string[];
+  piiHashKeyId: string | undefined;
   pushServiceAccountEmail: string;
   schedulerServiceAccountEmail: string;
   curatorRunBudgetSeconds: number;
@@ -82,15 +85,21 @@ export function serviceEnvironments(s: EnvironmentSettings): Record<ServiceName,
     EVENT_MAX_LATE_SECONDS: String(s.eventMaxLateSeconds),
     EVENT_MAX_FUTURE_SECONDS: String(s.eventMaxFutureSeconds),
   };
+  const pii = {
+    PII_EXTRA_KEYS: s.piiExtraKeys.length === 0 ? 'none' : s.piiExtraKeys.join(','),
+    ...(s.piiHashKeyId === undefined ? {} : { PII_HASH_KEY_ID: s.piiHashKeyId }),
+  };
   return {
     ingest: {
       ...common,
+      ...pii,
       PUBSUB_TOPIC: s.topicName,
       INGEST_KEYS_FILE: secretFilePath('ingestKeys'),
       NODE_OPTIONS: INGEST_NODE_OPTIONS,
     },
     writer: {
       ...common,
+      ...pii,
       LAKE_BUCKET: s.lakeBucketName,
       PUSH_AUDIENCE: `${functionUrl(s.project, s.region, 'writer')}/push`,
       PUSH_SERVICE_ACCOUNT: s.pushServiceAccountEmail,

@@ -17,6 +17,8 @@ import type { FieldError } from './registry.js';
  *               source          who published it ("ingest", "publisher-node", a service name)
  *               kind            absent or "events"; "rejected": each line is a RejectedLine, an event
  *                               ingest refused, to be kept in quarantine with its reasons
+ *               pii_protected   set by ingest alone, to the PII key id it protected the data with: the
+ *                               writer does not protect it again (pii.ts)
  *
  * Many events per message is the design (BRIEF principle 8): push delivers one message per HTTP
  * request and the writer holds each request until its rows are durable, so a writer's throughput
@@ -29,6 +31,7 @@ export const BATCH_ATTRIBUTES = {
   encoding: 'encoding',
   source: 'source',
   kind: 'kind',
+  piiProtected: 'pii_protected',
 } as const;
 
 /**
@@ -84,6 +87,8 @@ export interface BatchOptions {
   gzip?: boolean;
   /** "rejected" for a message of RejectedLines. */
   kind?: 'events' | 'rejected';
+  /** The key id the events were PII-protected with: ingest's alone, see pii.ts. */
+  piiProtected?: string;
 }
 
 /** A message ready for `topic.publishMessage({ data, attributes })`. */
@@ -135,6 +140,7 @@ async function buildMessage(
     [BATCH_ATTRIBUTES.encoding]: encoding,
     [BATCH_ATTRIBUTES.source]: options.source.slice(0, BATCH_LIMITS.maxSourceLength),
     ...(options.kind === 'rejected' ? { [BATCH_ATTRIBUTES.kind]: 'rejected' } : {}),
+    ...(options.piiProtected ? { [BATCH_ATTRIBUTES.piiProtected]: options.piiProtected } : {}),
   };
   const [version] = versions;
   if (versions.size === 1 && typeof version === 'number' && Number.isInteger(version) && version > 0) {

@@ -10,6 +10,7 @@ export * from './timestamps.js';
 export * from './event-time.js';
 export * from './compose.js';
 export * from './pii.js';
+export * from './pii-key.js';
 export * from './shape.js';
 export * from './bigquery.js';
 export type * from '../generated/types.js';

@@ -11,6 +11,9 @@ export const LAKE_ROOT = 'events';
 /** Every Parquet object Strata writes, in any zone. */
 export const PARQUET_CONTENT_TYPE = 'application/vnd.apache.parquet';
 
+/** Every JSON-lines object Strata writes (quarantine, dead letters): one JSON record per line. */
+export const JSON_LINES_CONTENT_TYPE = 'application/x-ndjson';
+
 /**
  * The curated zone: each rollup's rows as Parquet, `curated/<rollup>/dt=<YYYY-MM-DD>/<log type>.parquet`,
  * one object per rollup, day and log type, rewritten whenever the curator recomputes that day.
@@ -26,9 +29,16 @@ export function curatedObjectName(rollup: string, dt: string, logType: string): 
 export const QUARANTINE_ROOT = 'quarantine';
 
 /**
+ * Where the writer files the messages Pub/Sub dead-lettered (it gave up delivering them), one JSON
+ * line per message with its attributes, PII protected like quarantine: the lake, not the
+ * dead-letter topic, is where they wait to be fixed and replayed (services/writer/src/dead-letter.ts).
+ */
+export const DEAD_LETTER_ROOT = 'dead-letter';
+
+/**
  * How long each zone stays in which storage class: infra turns this into the bucket's lifecycle
  * rules. Raw events cool down (queries of old days are rare, and BigQuery reads every class);
- * quarantine is kept long enough to fix a schema and replay, then deleted; curated files are small
+ * quarantine and dead letters are kept long enough to fix a schema and replay, then deleted; curated files are small
  * and read by dashboards, so they stay Standard. Rollups in PostgreSQL have their own retention
  * (ROLLUP_RETENTION_DAYS): the lake's lifecycle never deletes a figure.
  */
@@ -50,6 +60,7 @@ export const LAKE_ZONES: readonly ZoneLifecycle[] = [
     ],
   },
   { prefix: `${QUARANTINE_ROOT}/`, transitions: [{ afterDays: 30, storageClass: 'NEARLINE' }], deleteAfterDays: 90 },
+  { prefix: `${DEAD_LETTER_ROOT}/`, transitions: [{ afterDays: 30, storageClass: 'NEARLINE' }], deleteAfterDays: 90 },
   { prefix: `${CURATED_ROOT}/`, transitions: [] },
 ];
 

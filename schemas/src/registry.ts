@@ -3,7 +3,7 @@ import { loadEnvelope } from './bundled.js';
 import { columnsOf, unionColumns, type Column } from './columns.js';
 import { composeSchema } from './compose.js';
 import type { JsonSchema, LogTypeVersion } from './log-type.js';
-import { piiRulesOf, type PiiRule } from './pii.js';
+import { piiPlanOf, type PiiPlan } from './pii.js';
 import { checkShape, DEFAULT_SHAPE_LIMITS } from './shape.js';
 import { isTimestamp } from './timestamps.js';
 
@@ -28,8 +28,11 @@ export interface Registry {
   columns(logType: string): Column[];
   /** The composed (envelope + own fields) JSON Schema of one version. */
   schema(logType: string, version?: number): JsonSchema;
-  /** Which fields of a version are hashed, redacted or dropped before storage. */
-  piiRules(logType: string, version: number): PiiRule[];
+  /**
+   * How a version's events are protected before storage: the version named, else the latest (an
+   * invalid event may name one that does not exist); undefined for an unknown log type.
+   */
+  pii(logType: string, version?: number): PiiPlan | undefined;
 }
 
 function describe(error: ErrorObject): FieldError {
@@ -58,7 +61,7 @@ interface Compiled {
    * Compiled on first use: most versions never see an invalid event, and start-up compiles them all.
    */
   explain: () => ValidateFunction;
-  pii: PiiRule[];
+  pii: PiiPlan;
 }
 
 /** Strata's own annotation keywords, which ajv's strict mode must know about. */
@@ -86,7 +89,7 @@ export function createRegistry(versions: LogTypeVersion[], envelope: JsonSchema 
     const list = byType.get(v.logType) ?? [];
     if (list.some((c) => c.version === v.version)) throw new Error(`${v.logType} v${v.version} is defined twice`);
     let explain: ValidateFunction | undefined;
-    list.push({ version: v.version, schema, isValid: fast.compile(schema), explain: () => (explain ??= full.compile(schema)), pii: piiRulesOf(schema) });
+    list.push({ version: v.version, schema, isValid: fast.compile(schema), explain: () => (explain ??= full.compile(schema)), pii: piiPlanOf(schema) });
     byType.set(v.logType, list.sort((a, b) => a.version - b.version));
   }
   for (const [logType, list] of byType) columnsByType.set(logType, unionColumns(list.map((c) => columnsOf(c.schema))));
@@ -135,6 +138,6 @@ export function createRegistry(versions: LogTypeVersion[], envelope: JsonSchema 
       return columns;
     },
     schema: (logType, version) => get(logType, version).schema,
-    piiRules: (logType, version) => get(logType, version).pii,
+    pii: (logType, version) => (find(logType, version) ?? find(logType))?.pii,
   };
 }

@@ -16,6 +16,10 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('reads the PII settings shared with the writer', () => {
+    expect(loadConfig({ ...base, PII_HASH_KEY_ID: 'k2', PII_EXTRA_KEYS: 'email,iban' }).pii).toEqual({ secret: 'test-secret-0123456789', keyId: 'k2', extraKeys: ['email', 'iban'] });
+  });
+
   it('reads the keys from INGEST_KEYS_FILE (a mounted secret)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ingest-keys-'));
     const file = join(dir, 'keys.json');

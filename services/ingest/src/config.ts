@@ -1,5 +1,5 @@
 import { readInt, requireString, optionalString, type Env } from '@strata/runtime';
-import { readEventTimeWindow, type EventTimeWindow } from '@strata/schemas';
+import { readEventTimeWindow, readPiiSettings, type EventTimeWindow, type PiiSettings } from '@strata/schemas';
 import { loadKeys, type KeyConfig } from './keys.js';
 
 export interface IngestConfig {
@@ -17,8 +17,8 @@ export interface IngestConfig {
   /** Bytes waiting for Pub/Sub before new requests get 503 at once: bounds memory while it is down. */
   maxOutstandingPublishBytes: number;
   logLevel: string;
-  /** Key for the x-pii "hash" HMAC; keep it in Secret Manager. Rotating it changes every hash. */
-  piiHashSecret: string;
+  /** The x-pii HMAC secret (keep it in Secret Manager) with its key id, and the key patterns for undeclared fields. */
+  pii: PiiSettings;
   /** Where published log type versions are read from; only the bundled schemas when unset. */
   schemaRegistryDatabaseUrl: string | undefined;
   /** A version published to the registry is served within this long. */
@@ -41,7 +41,7 @@ export function loadConfig(env: Env = process.env): IngestConfig {
     publishTimeoutMs: readInt(env, 'INGEST_PUBLISH_TIMEOUT_MS', 10_000, { min: 100, max: 60_000 }),
     maxOutstandingPublishBytes: readInt(env, 'INGEST_MAX_OUTSTANDING_BYTES', 64 * 1_048_576, { min: 1_048_576 }),
     logLevel: optionalString(env, 'LOG_LEVEL') ?? 'info',
-    piiHashSecret: requireString(env, 'PII_HASH_SECRET'),
+    pii: readPiiSettings(env),
     schemaRegistryDatabaseUrl: optionalString(env, 'SCHEMA_REGISTRY_DATABASE_URL'),
     schemaRegistryTtlMs: readInt(env, 'SCHEMA_REGISTRY_TTL_MS', 30_000, { min: 100, max: 3_600_000 }),
     eventTimeWindow: readEventTimeWindow(env),

@@ -1,4 +1,4 @@
-import { createPiiHasher, createRegistry, DEFAULT_EVENT_TIME_WINDOW, loadBundledSchemas } from '@strata/schemas';
+import { createPiiPolicy, createRegistry, DEFAULT_EVENT_TIME_WINDOW, loadBundledSchemas } from '@strata/schemas';
 import { describe, expect, it } from 'vitest';
 import { prepareEvents, type PrepareDeps } from './prepare.js';
 
@@ -7,7 +7,7 @@ const deps = (): PrepareDeps => {
   let ids = 0;
   return {
     registry,
-    hash: createPiiHasher('test-secret-0123456789'),
+    pii: createPiiPolicy({ secret: 'test-secret-0123456789', keyId: 'k1' }),
     newId: () => `id-${++ids}`,
     now: () => new Date('2026-11-21T12:00:00.000Z'),
     maxEvents: 500,
@@ -56,5 +56,21 @@ describe('prepareEvents', () => {
       [3, undefined, '/log_type'],
     ]);
     expect(rejected[1]!.data).toEqual({ ...action, ts: '0000-01-01T00:00:00Z' });
+  });
+
+  it('protects the PII of rejected events by the rules of the version they name, else the latest, and by key name', () => {
+    const { pii } = deps();
+    const order = { log_type: 'order_event', event: 'order_paid', ts: 'soon', customer_email: 'ada@example.com', context: { ip: '203.0.113.7' } };
+    const unknown = { log_type: 'nope', event: 'x', user_email: 'bob@example.com', context: { ip: '203.0.113.7' } };
+    const result = prepareEvents([order, { ...order, schema_version: 9 }, unknown, 'ada@example.com'], deps());
+    const data = result.ok ? result.rejected.map((r) => r.data) : [];
+    const protectedOrder = { ...order, customer_email: pii.hash('ada@example.com'), context: { ip: '[redacted]' } };
+    expect(data[0]).toEqual(protectedOrder);
+    expect(data[1]).toEqual({ ...protectedOrder, schema_version: 9 });
+    // An unknown log type declares nothing: the key patterns catch user_email, and ip (hashed, being a string).
+    expect(data[2]).toEqual({ log_type: 'nope', event: 'x', user_email: pii.hash('bob@example.com'), context: { ip: pii.hash('203.0.113.7') } });
+    // A bare string has no keys: it is kept as it came.
+    expect(data[3]).toBe('ada@example.com');
+    expect(order.customer_email).toBe('ada@example.com');
   });
 });

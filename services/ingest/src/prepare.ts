@@ -1,5 +1,5 @@
-import { isObject, setOwn } from '@strata/runtime';
-import { checkEventTime, protectPii, type EventTimeWindow, type FieldError, type PiiHasher, type Registry } from '@strata/schemas';
+import { isObject, setOwn, storable } from '@strata/runtime';
+import { checkEventTime, protectPii, protectStored, type EventTimeWindow, type FieldError, type PiiPolicy, type Registry } from '@strata/schemas';
 
 /**
  * Turns a request body into validated, PII-protected events ready to publish, or per-event errors.
@@ -28,7 +28,7 @@ export interface RejectedEvent {
   /** Its log type when Strata knows it; quarantined under `_unknown` otherwise. */
   logType: string | undefined;
   errors: FieldError[];
-  /** The event as the producer sent it. */
+  /** The event as the producer sent it, PII protected (as every stored copy is) and bounded to what JSON can write back. */
   data: unknown;
   /** The id it had or was given, so a replay after a fix dedups against anything else. */
   eventId: string | undefined;
@@ -42,7 +42,7 @@ export type PrepareResult =
 
 export interface PrepareDeps {
   registry: Registry;
-  hash: PiiHasher;
+  pii: PiiPolicy;
   newId: () => string;
   now: () => Date;
   maxEvents: number;
@@ -87,16 +87,24 @@ interface RequestContext {
   receivedAtMs: number;
 }
 
-function rejectEvent(raw: unknown, index: number, errors: FieldError[], logType?: string, eventId?: unknown): RejectedEvent {
-  return { index, logType, errors, data: raw, eventId: typeof eventId === 'string' ? eventId : undefined };
+/**
+ * Rejected events are published too (to quarantine), so their PII is protected here like an
+ * accepted event's, by the rules of the version they name (else the latest) and by key name.
+ */
+function rejectEvent(deps: PrepareDeps, raw: unknown, index: number, errors: FieldError[], logType?: string, eventId?: unknown): RejectedEvent {
+  const named = isObject(raw) && typeof raw.schema_version === 'number' ? raw.schema_version : undefined;
+  const plan = logType === undefined ? undefined : deps.registry.pii(logType, named);
+  // Bounded first: the walk and the batch encoder both recurse.
+  const data = protectStored(storable(raw), plan, deps.pii);
+  return { index, logType, errors, data, eventId: typeof eventId === 'string' ? eventId : undefined };
 }
 
 function prepareOne(raw: unknown, index: number, { deps, receivedAt, receivedAtMs }: RequestContext): PreparedEvent | RejectedEvent {
-  if (!isObject(raw)) return rejectEvent(raw, index, [{ path: '', message: 'must be a JSON object' }]);
+  if (!isObject(raw)) return rejectEvent(deps, raw, index, [{ path: '', message: 'must be a JSON object' }]);
   const route = routing(raw);
   const latest = typeof raw.log_type === 'string' ? deps.registry.latestVersion(raw.log_type) : undefined;
   const known = latest !== undefined ? (raw.log_type as string) : undefined;
-  if (route.error || !route.logType) return rejectEvent(raw, index, [route.error!], known, raw.event_id);
+  if (route.error || !route.logType) return rejectEvent(deps, raw, index, [route.error!], known, raw.event_id);
   // The version validated against is stored with the event: the latest unless the producer pinned one.
   const version = route.version ?? latest;
   // One copy of the producer's object, built in a single pass (rest and spread copies were half of
@@ -109,14 +117,15 @@ function prepareOne(raw: unknown, index: number, { deps, receivedAt, receivedAtM
   if (event.source === undefined && deps.defaultSource) event.source = deps.defaultSource;
   if (version) event.schema_version = version;
   const result = deps.registry.validate(route.logType, version, event);
-  if (!result.ok) return rejectEvent(raw, index, result.errors, known, event.event_id);
+  if (!result.ok) return rejectEvent(deps, raw, index, result.errors, known, event.event_id);
   const late = checkEventTime(String(result.event.ts), receivedAtMs, deps.window);
-  if (late) return rejectEvent(raw, index, [late], known, event.event_id);
+  if (late) return rejectEvent(deps, raw, index, [late], known, event.event_id);
   return {
     index,
     logType: result.logType,
     eventId: String(event.event_id),
-    // PII is protected here, before the event reaches Pub/Sub: raw values are never published.
-    event: protectPii(result.event, deps.registry.piiRules(result.logType, result.version), deps.hash),
+    // PII is protected here, before the event reaches Pub/Sub: raw values are never published, and
+    // the message is marked so the writer does not hash them again (publish-events.ts).
+    event: protectPii(result.event, deps.registry.pii(result.logType, result.version)!, deps.pii),
   };
 }

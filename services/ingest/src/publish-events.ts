@@ -1,4 +1,3 @@
-import { storable } from '@strata/runtime';
 import { BatchEncodeError, encodeBatches, UNKNOWN_LOG_TYPE, type FieldError, type RejectedLine } from '@strata/schemas';
 import type { PreparedEvent, RejectedEvent } from './prepare.js';
 import type { EventPublisher, OutgoingMessage } from './publisher.js';
@@ -25,9 +24,10 @@ interface Group {
 /**
  * A request's events → one batch message per log type (split by size, see BATCH_LIMITS), and its
  * rejected events → one "rejected" message per log type, which the writer files in quarantine →
- * Pub/Sub. Events keep their request order within each message.
+ * Pub/Sub. Events keep their request order within each message. Every message is marked
+ * `pii_protected`: ingest builds the attributes itself, so a producer cannot set the mark.
  */
-export async function publishEvents(events: PreparedEvent[], rejected: RejectedEvent[], publisher: EventPublisher): Promise<PublishReport> {
+export async function publishEvents(events: PreparedEvent[], rejected: RejectedEvent[], publisher: EventPublisher, piiKeyId: string): Promise<PublishReport> {
   const groups = new Map<string, Group>();
   const add = (kind: Group['kind'], logType: string, line: Record<string, unknown>, index: number) => {
     const key = `${kind}/${logType}`;
@@ -38,7 +38,7 @@ export async function publishEvents(events: PreparedEvent[], rejected: RejectedE
   };
   for (const e of events) add('events', e.logType, e.event, e.index);
   for (const r of rejected) {
-    const line: RejectedLine = { reasons: r.errors, index: r.index, data: storable(r.data), ...(r.eventId ? { event_id: r.eventId } : {}) };
+    const line: RejectedLine = { reasons: r.errors, index: r.index, data: r.data, ...(r.eventId ? { event_id: r.eventId } : {}) };
     add('rejected', r.logType ?? UNKNOWN_LOG_TYPE, line as unknown as Record<string, unknown>, r.index);
   }
 
@@ -46,7 +46,8 @@ export async function publishEvents(events: PreparedEvent[], rejected: RejectedE
   const carried: number[][] = [];
   for (const group of groups.values()) {
     try {
-      for (const message of await encodeBatches(group.logType, group.lines, { source: INGEST_SOURCE, kind: group.kind })) {
+      // Every line was PII-protected by prepare: the mark (with the key id) tells the writer not to hash again.
+      for (const message of await encodeBatches(group.logType, group.lines, { source: INGEST_SOURCE, kind: group.kind, piiProtected: piiKeyId })) {
         messages.push({ data: message.data, attributes: message.attributes });
         carried.push(message.indexes.map((i) => group.indexes[i]!));
       }

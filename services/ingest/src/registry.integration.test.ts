@@ -66,7 +66,7 @@ describe('ingest with the schema registry in PostgreSQL', () => {
 
     expect(publisher.published).toHaveLength(1);
     const [message] = publisher.published;
-    expect(message!.attributes).toEqual({ log_type: 'test_signup', schema_version: '2', event_count: '1', encoding: 'ndjson', source: 'ingest' });
+    expect(message!.attributes).toEqual({ log_type: 'test_signup', schema_version: '2', event_count: '1', encoding: 'ndjson', source: 'ingest', pii_protected: createPiiHasher('test-secret-0123456789').keyId });
     expect(JSON.parse(message!.data.toString())).toMatchObject({ event: 'signed_up', plan: 'pro', user_id: 'u1' });
   });
 });

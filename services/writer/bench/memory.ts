@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '@strata/runtime';
-import { createPiiHasher, createRegistry, DEFAULT_EVENT_TIME_WINDOW, encodeBatches, loadBundledSchemas } from '@strata/schemas';
+import { createPiiPolicy, createRegistry, DEFAULT_EVENT_TIME_WINDOW, encodeBatches, loadBundledSchemas } from '@strata/schemas';
 import { admitMessage } from '../src/admit.js';
 import { createLakeWriter } from '../src/lake-writer.js';
 import { WRITER_NODE_OPTIONS } from '../src/node-options.js';
@@ -50,7 +50,7 @@ function event(i: number): Record<string, unknown> {
 async function child(targetMb: number): Promise<void> {
   const registry = createRegistry(loadBundledSchemas());
   // The events are from 2026-11-21 and published then: inside the window.
-  const rules = { hash: createPiiHasher('bench-secret-0123456789'), window: DEFAULT_EVENT_TIME_WINDOW };
+  const rules = { pii: createPiiPolicy({ secret: 'bench-secret-0123456789' }), window: DEFAULT_EVENT_TIME_WINDOW };
   // Uploads never finish: everything admitted stays held, as when GCS is slow under load.
   const store = { put: () => new Promise<void>(() => {}) };
   const writer = createLakeWriter({

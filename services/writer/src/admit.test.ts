@@ -1,16 +1,17 @@
-import { createPiiHasher, createRegistry, DEFAULT_EVENT_TIME_WINDOW, encodeBatches, loadBundledSchemas } from '@strata/schemas';
+import { createPiiPolicy, createRegistry, DEFAULT_EVENT_TIME_WINDOW, encodeBatches, loadBundledSchemas } from '@strata/schemas';
 import { describe, expect, it } from 'vitest';
 import { admitMessage, type Admission } from './admit.js';
 import { batchPushBody, pushBody, userAction, PUBLISH_TIME, type PushOptions } from './push-fixtures.js';
 import { decodePush } from './push-message.js';
 
 const registry = createRegistry(loadBundledSchemas());
+const pii = createPiiPolicy({ secret: 'test-secret-0123456789', keyId: 'k1' });
 
 async function admittedAll(body: Record<string, unknown>): Promise<Admission[]> {
   const decoded = decodePush(body);
   if (!decoded.ok) throw new Error(decoded.error);
   // A window wide enough for the fixtures' dates; the window itself is tested below.
-  return admitMessage(registry, decoded.message, { hash: createPiiHasher('test-secret-0123456789'), window: { maxLateMs: 365 * 86_400_000, maxFutureMs: 3_600_000 } });
+  return admitMessage(registry, decoded.message, { pii, window: { maxLateMs: 365 * 86_400_000, maxFutureMs: 3_600_000 } });
 }
 
 /** The one admission of a single-event message. */
@@ -108,7 +109,7 @@ describe('admit', () => {
   it('quarantines an event whose ts is outside the window around the publish time', async () => {
     const decoded = decodePush(pushBody(userAction({ ts: '2024-04-01T00:00:00Z' })));
     if (!decoded.ok) throw new Error(decoded.error);
-    const [result] = await admitMessage(registry, decoded.message, { hash: createPiiHasher('test-secret-0123456789'), window: DEFAULT_EVENT_TIME_WINDOW });
+    const [result] = await admitMessage(registry, decoded.message, { pii, window: DEFAULT_EVENT_TIME_WINDOW });
     expect(result).toMatchObject({ kind: 'quarantine', record: { reasons: [{ path: '/ts', message: expect.stringMatching(/^is more than 7 days before/) }] } });
   });
 
@@ -129,8 +130,82 @@ describe('admit', () => {
     ]);
   });
 
-  it('quarantines a message whose kind it does not know, whole', async () => {
+  it('quarantines a message whose kind it does not know, line by line', async () => {
     const results = await admittedAll(pushBody(userAction(), { attributes: { log_type: 'user_action', kind: 'mystery' } }));
     expect(results).toMatchObject([{ kind: 'quarantine', record: { reasons: [{ path: '/kind', message: 'attribute kind must be events or rejected, got "mystery"' }] } }]);
+  });
+});
+
+describe('admit: PII, exactly once per stored copy', () => {
+  const order = (overrides: Record<string, unknown> = {}) => ({
+    event: 'order_paid', ts: '2024-05-06T07:08:09Z', order_id: 'o-1', customer_email: 'ada@example.com',
+    shipping_address: { street: 'Main St 1' }, context: { ip: '203.0.113.7', locale: 'de' }, ...overrides,
+  });
+  const orderAttributes = { log_type: 'order_event', schema_version: '1' };
+
+  it('protects the row of a direct publisher, hashing even a value that looks hashed', async () => {
+    const forged = `hmac:k1:${'0'.repeat(64)}`;
+    const result = await admitted(order({ customer_email: forged }), { attributes: orderAttributes });
+    expect(result).toMatchObject({ kind: 'row', row: { customer_email: pii.hash(forged), context: { ip: '[redacted]', locale: 'de' } } });
+    expect(result.kind === 'row' && result.row).not.toHaveProperty('shipping_address');
+  });
+
+  it('hashes undeclared fields kept in extra whose key names PII', async () => {
+    const result = await admitted(userAction({ contact_email: 'ada@example.com', coupon: 'X1' }));
+    expect(result).toMatchObject({ kind: 'row', row: { contact_email: pii.hash('ada@example.com'), coupon: 'X1' } });
+  });
+
+  it('stores a message ingest marked pii_protected as it is: nothing is hashed twice', async () => {
+    const hashed = pii.hash('ada@example.com');
+    const marked = { ...orderAttributes, pii_protected: 'k0' };
+    const row = await admitted(order({ customer_email: hashed, context: { ip: '[redacted]' }, shipping_address: undefined }), { attributes: marked });
+    expect(row).toMatchObject({ kind: 'row', row: { customer_email: hashed } });
+    // Its quarantined events were protected by ingest too, and say with which key.
+    const invalid = await quarantined(order({ customer_email: hashed, order_id: 7, shipping_address: undefined }), { attributes: marked });
+    expect(invalid.record).toMatchObject({ data: { customer_email: hashed }, pii_protected: 'k0' });
+  });
+
+  it('quarantines an invalid event with every declared rule of its version applied, and the key patterns', async () => {
+    const result = await quarantined(order({ order_id: 7, customer_email: 12345, phone: '+49 151' }), { attributes: orderAttributes });
+    expect(result.record.reasons).toEqual(expect.arrayContaining([expect.objectContaining({ path: '/order_id' }), expect.objectContaining({ path: '/phone' })]));
+    expect(result.record.data).toEqual({ event: 'order_paid', ts: '2024-05-06T07:08:09Z', order_id: 7, customer_email: '[redacted]', context: { ip: '[redacted]', locale: 'de' }, phone: pii.hash('+49 151') });
+    expect(result.record.pii_protected).toBe('k1');
+  });
+
+  it('applies only the key patterns to an unknown log type, and protects the key/value pairs of text that is not JSON', async () => {
+    const unknown = await quarantined({ user_email: 'ada@example.com', context: { ip: '203.0.113.7' } }, { attributes: { log_type: 'nope' } });
+    expect(unknown.record.data).toEqual({ user_email: pii.hash('ada@example.com'), context: { ip: pii.hash('203.0.113.7') } });
+    // A form body: its email pair is hashed, the rest kept as it came.
+    const form = await quarantined(null, { rawData: Buffer.from('email=ada@example.com&page=3').toString('base64') });
+    expect(Buffer.from(form.record.data as string, 'base64').toString()).toBe(`email=${encodeURIComponent(pii.hash('ada@example.com'))}&page=3`);
+    expect(form.record.pii_protected).toBe('k1');
+    // One comma short of JSON: the declared customer_email (hash) and an undeclared phone are found all the same.
+    const almost = await quarantined(null, { rawData: Buffer.from('{"event":"order_paid","customer_email":"ada@example.com","phone":4915,}').toString('base64'), attributes: { log_type: 'order_event' } });
+    // A payload that is not JSON is kept whole (base64), protected.
+    expect(Buffer.from(almost.record.data as string, 'base64').toString()).toBe(`{"event":"order_paid","customer_email":${JSON.stringify(pii.hash('ada@example.com'))},"phone":"[redacted]",}`);
+    // Binary that is not UTF-8 has nothing readable: kept as delivered.
+    const binary = Buffer.from([0x1f, 0x8b, 0xff, 0xfe, 0x00]).toString('base64');
+    expect((await quarantined(null, { rawData: binary })).record.data).toBe(binary);
+  });
+
+  it('files a message it cannot route line by line, each line protected', async () => {
+    const events = [userAction({ contact_email: 'a@example.com' }), userAction({ contact_email: 'b@example.com' })];
+    const [message] = await encodeBatches('user_action', events, { source: 'svc' });
+    const { log_type: _, ...attributes } = message!.attributes;
+    const results = await admittedAll(pushBody(null, { messageId: 'nr', attributes, rawData: message!.data.toString('base64') }));
+    expect(results).toMatchObject([
+      { kind: 'quarantine', group: { logType: '_unknown' }, record: { index: 0, event_id: 'pubsub-nr-0', reasons: [{ path: '/log_type' }], data: { contact_email: pii.hash('a@example.com') } } },
+      { kind: 'quarantine', record: { index: 1, data: { contact_email: pii.hash('b@example.com') } } },
+    ]);
+  });
+
+  it('protects the events of a rejected message a direct publisher sent, but not those ingest sent', async () => {
+    const lines = [{ reasons: [{ path: '/ts', message: 'is required' }], index: 0, data: { event: 'order_paid', customer_email: 'ada@example.com' } }];
+    const file = async (options: { piiProtected?: string }) => {
+      const [message] = await encodeBatches('order_event', lines, { source: 'x', kind: 'rejected', ...options });
+      return admittedAll(pushBody(null, { attributes: message!.attributes, rawData: message!.data.toString('base64') }));
+    };
+    expect(await file({})).toMatchObject([{ record: { data: { customer_email: pii.hash('ada@example.com') }, pii_protected: 'k1' } }]);
+    expect(await file({ piiProtected: 'k1' })).toMatchObject([{ record: { data: { customer_email: 'ada@example.com' } } }]);
   });
 });

@@ -3,35 +3,30 @@ import {
   checkEventTime,
   decodeBatch,
   partitionOf,
-  protectPii,
   type BatchLine,
   type EventTimeWindow,
   type FieldError,
   type Partition,
-  type PiiHasher,
+  type PiiPolicy,
   type Registry,
-  type RejectedLine,
   toMillis,
 } from '@strata/schemas';
-import type { PushMessage } from './push-message.js';
-import { quarantine, type Quarantined } from './quarantine.js';
+import { defaultEventId, type PushMessage } from './push-message.js';
+import { fileLines, lineIndex, messageRecords, recordLine, type Filed, type MessageRecords } from './quarantine.js';
 
 /**
  * Decides where each event of one push message goes: a lake row in its event-time partition, or
- * quarantine with its reasons. One bad event never fails its neighbours; a message that cannot be
- * read at all is quarantined whole. The writer validates too because producers may publish straight
- * to Pub/Sub without going through ingest.
+ * quarantine with its reasons. One bad event never fails its neighbours; a message whose data
+ * cannot be decoded is quarantined whole. The writer validates too because producers may publish
+ * straight to Pub/Sub without going through ingest. Dead letters are records too, in their own zone.
  */
-export type Admission =
-  | { kind: 'row'; partition: Partition; row: Record<string, unknown>; bytes: number }
-  | ({ kind: 'quarantine'; bytes: number } & Quarantined);
+export type Admission = { kind: 'row'; partition: Partition; row: Record<string, unknown>; bytes: number } | Filed;
 
-export type AdmitRegistry = Pick<Registry, 'validate' | 'latestVersion' | 'columns' | 'piiRules'>;
+export type AdmitRegistry = Pick<Registry, 'validate' | 'latestVersion' | 'columns' | 'pii'>;
 
 /**
  * Fills what Pub/Sub already knows: `event_id` from the messageId and the event's line
- * (deterministic, so a redelivery of the same message dedups by event_id) and `received_at` from
- * publishTime. A single-event JSON message keeps the id it always had, `pubsub-<messageId>`.
+ * (defaultEventId) and `received_at` from publishTime.
  */
 function withDefaults(event: Record<string, unknown>, message: PushMessage, index: number | undefined, schemaVersion: unknown): Record<string, unknown> {
   // Only absent fields are filled: an explicit null is the publisher's mistake, and validation says so.
@@ -41,10 +36,6 @@ function withDefaults(event: Record<string, unknown>, message: PushMessage, inde
     received_at: event.received_at === undefined ? message.publishTime : event.received_at,
     schema_version: schemaVersion,
   };
-}
-
-function defaultEventId(message: PushMessage, index: number | undefined): string {
-  return index === undefined ? `pubsub-${message.messageId}` : `pubsub-${message.messageId}-${index}`;
 }
 
 interface Route {
@@ -71,69 +62,44 @@ function routeOf(registry: AdmitRegistry, message: PushMessage): Route | FieldEr
   };
 }
 
-/** What admission needs besides the registry: the PII hasher and the event-time window. */
+/** What admission needs besides the registry: PII protection and the event-time window. */
 export interface AdmitRules {
-  hash: PiiHasher;
+  /** Applied to every message ingest did not mark as protected (message-pii.ts). */
+  pii: PiiPolicy;
   /** How far `ts` may lie from the message's publish time (what ingest checks against its receive time). */
   window: EventTimeWindow;
 }
 
-function admitLine(registry: AdmitRegistry, message: PushMessage, route: Route, line: BatchLine, index: number | undefined, rules: AdmitRules, known: string | undefined): Admission {
-  const event = line.ok ? line.value : undefined;
-  // The id the event has, or would get, in the lake: a replay after a fix then dedups against a redelivery.
-  const own = isObject(event) ? event.event_id : undefined;
-  const eventId = typeof own === 'string' && own !== '' ? own : defaultEventId(message, index);
-  const reject = (reasons: FieldError[], data: unknown): Admission => ({ kind: 'quarantine', bytes: line.bytes, ...quarantine(message, reasons, known, { index, eventId, data }) });
-  if (!line.ok) return reject([{ path: '', message: `line is not JSON: ${line.reason}` }], line.text);
-  if (!isObject(event)) return reject([{ path: '', message: 'must be a JSON object' }], event);
+function admitLine(registry: AdmitRegistry, m: MessageRecords, route: Route, line: BatchLine, index: number | undefined, rules: AdmitRules): Admission {
+  const reject = (reasons: FieldError[], version?: number): Admission => ({ kind: 'quarantine', bytes: line.bytes, ...recordLine(m, line, index, reasons, version) });
+  if (!line.ok) return reject([]);
+  const event = line.value;
+  if (!isObject(event)) return reject([{ path: '', message: 'must be a JSON object' }]);
 
   // The attribute names the version for the whole message; else the event's own, else the latest.
   const version = route.version ?? event.schema_version ?? route.latest;
-  const candidate = withDefaults(event, message, index, version);
+  const candidate = withDefaults(event, m.message, index, version);
   const result = registry.validate(route.logType, typeof version === 'number' ? version : undefined, candidate);
   // The schemas' date-time format is exactly what the lake can store as µs, so a valid event's
   // timestamps always convert; `ts` is a required envelope field, so the partition is known.
-  if (!result.ok) return reject(result.errors, event);
+  if (!result.ok) return reject(result.errors, typeof version === 'number' ? version : undefined);
   const late = checkEventTime(String(result.event.ts), route.publishedMs, rules.window);
-  if (late) return reject([late], event);
+  if (late) return reject([late], result.version);
 
-  // Direct publishers bypass ingest, so PII is protected here too (idempotent for ingest's events).
-  const row = protectPii(result.event, registry.piiRules(route.logType, result.version), rules.hash);
+  const row = m.pii.row(result.event, result.version);
   return { kind: 'row', partition: partitionOf(route.logType, String(row.ts)), row, bytes: line.bytes };
 }
 
-/** A line of a "rejected" message from ingest: kept in quarantine with ingest's reasons, as sent. */
-function admitRejected(message: PushMessage, line: BatchLine, ordinal: number, known: string | undefined): Admission {
-  const value = line.ok ? line.value : undefined;
-  const rejected = isObject(value) && Array.isArray(value.reasons) ? (value as unknown as RejectedLine) : undefined;
-  if (!rejected) {
-    // Not what ingest writes; keep it whole all the same, saying so.
-    const data = line.ok ? line.value : line.text;
-    return { kind: 'quarantine', bytes: line.bytes, ...quarantine(message, [{ path: '', message: 'a line of a rejected message must be {reasons, index, data}' }], known, { index: ordinal, data }) };
-  }
-  const eventId = typeof rejected.event_id === 'string' ? rejected.event_id : undefined;
-  return {
-    kind: 'quarantine',
-    bytes: line.bytes,
-    ...quarantine(message, rejected.reasons, known, { index: typeof rejected.index === 'number' ? rejected.index : ordinal, ...(eventId ? { eventId } : {}), data: rejected.data }),
-  };
-}
-
 export async function admitMessage(registry: AdmitRegistry, message: PushMessage, rules: AdmitRules): Promise<Admission[]> {
-  const logType = message.attributes.log_type;
-  const known = logType !== undefined && registry.latestVersion(logType) !== undefined ? logType : undefined;
-  const rejectWhole = (reason: FieldError): Admission[] => [
-    { kind: 'quarantine', bytes: message.data.length, ...quarantine(message, [reason], known, { data: message.rawData }) },
-  ];
-
+  const m = messageRecords(registry, message, rules.pii);
   const decoded = await decodeBatch(message.attributes, message.data);
-  if (!decoded.ok) return rejectWhole({ path: '', message: decoded.reason });
-  if (message.attributes.kind === 'rejected') return decoded.lines.map((line, i) => admitRejected(message, line, i, known));
+  // Ingest's rejected events: each kept in quarantine with ingest's reasons, as sent.
+  if (!decoded.ok || message.attributes.kind === 'rejected') return fileLines(m, 'quarantine', decoded, []);
   if (message.attributes.kind !== undefined && message.attributes.kind !== 'events') {
-    return rejectWhole({ path: '/kind', message: `attribute kind must be events or rejected, got "${message.attributes.kind}"` });
+    return fileLines(m, 'quarantine', decoded, [{ path: '/kind', message: `attribute kind must be events or rejected, got "${message.attributes.kind}"` }]);
   }
   const route = routeOf(registry, message);
-  if ('path' in route) return rejectWhole(route);
-  const single = decoded.encoding === 'json';
-  return decoded.lines.map((line, i) => admitLine(registry, message, route, line, single ? undefined : i, rules, known));
+  // A message that cannot be routed is filed line by line: each event is protected and kept on its own.
+  if ('path' in route) return fileLines(m, 'quarantine', decoded, [route]);
+  return decoded.lines.map((line, i) => admitLine(registry, m, route, line, lineIndex(decoded, i), rules));
 }

@@ -1,4 +1,5 @@
 import { ConfigError } from '@strata/runtime';
+import { defaultPiiKeyId } from '@strata/schemas';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from './config.js';
 
@@ -22,7 +23,7 @@ describe('loadConfig', () => {
       maxBufferedBytes: 32 * 1024 * 1024,
       pushAckDeadlineSeconds: 25,
       logLevel: 'info',
-      piiHashSecret: 'test-secret-0123456789',
+      pii: { secret: 'test-secret-0123456789', keyId: defaultPiiKeyId('test-secret-0123456789'), extraKeys: ['email', 'phone', 'ip'] },
       schemaRegistryDatabaseUrl: undefined,
       schemaRegistryTtlMs: 30_000,
       eventTimeWindow: { maxLateMs: 7 * 86_400_000, maxFutureMs: 3_600_000 },

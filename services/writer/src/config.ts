@@ -1,5 +1,5 @@
 import { ConfigError, optionalString, readInt, requireString, type Env } from '@strata/runtime';
-import { ACK_DEADLINE_BOUNDS, ackDeadlineSecondsFor, checkAckDeadline, PUSH_DELIVERY, readEventTimeWindow, type EventTimeWindow } from '@strata/schemas';
+import { ACK_DEADLINE_BOUNDS, ackDeadlineSecondsFor, checkAckDeadline, PUSH_DELIVERY, readEventTimeWindow, readPiiSettings, type EventTimeWindow, type PiiSettings } from '@strata/schemas';
 
 /** The writer's whole configuration, parsed once at start-up; a bad value fails fast naming its variable. */
 export interface WriterConfig {
@@ -37,8 +37,8 @@ export interface WriterConfig {
   /** The push subscription's ack deadline, as deployed (the local stack passes its own). */
   pushAckDeadlineSeconds: number;
   logLevel: string;
-  /** Key for the x-pii "hash" HMAC; keep it in Secret Manager. Rotating it changes every hash. */
-  piiHashSecret: string;
+  /** The x-pii HMAC secret (keep it in Secret Manager) with its key id, and the key patterns for undeclared fields: the same as ingest's. */
+  pii: PiiSettings;
   /** Where published log type versions are read from; only the bundled schemas when unset. */
   schemaRegistryDatabaseUrl: string | undefined;
   /** A version published to the registry is served within this long. */
@@ -75,7 +75,7 @@ export function loadConfig(env: Env = process.env): WriterConfig {
     maxBufferedBytes: readInt(env, 'MAX_BUFFERED_BYTES', 32 * MiB, { min: 1 }),
     pushAckDeadlineSeconds,
     logLevel: requireString(env, 'LOG_LEVEL', 'info'),
-    piiHashSecret: requireString(env, 'PII_HASH_SECRET'),
+    pii: readPiiSettings(env),
     schemaRegistryDatabaseUrl: optionalString(env, 'SCHEMA_REGISTRY_DATABASE_URL'),
     schemaRegistryTtlMs: readInt(env, 'SCHEMA_REGISTRY_TTL_MS', 30_000, { min: 100, max: 3_600_000 }),
     eventTimeWindow: readEventTimeWindow(env),

@@ -70,3 +70,12 @@ export function decodePush(body: unknown): DecodeResult {
     },
   };
 }
+
+/**
+ * The event_id the writer gives an event that has none: from the messageId and the event's line
+ * (deterministic, so a redelivery of the same message dedups by event_id). A single-event JSON
+ * message keeps the id it always had, `pubsub-<messageId>`.
+ */
+export function defaultEventId(message: Pick<PushMessage, 'messageId'>, index: number | undefined): string {
+  return index === undefined ? `pubsub-${message.messageId}` : `pubsub-${message.messageId}-${index}`;
+}
