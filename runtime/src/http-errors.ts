@@ -23,13 +23,15 @@ export function notFound(endpoints: string): RequestHandler {
 }
 
 /**
- * GET /healthz for Cloud Run's startup and liveness probes. `state` may add what an operator
- * wants to see, and answer `ok: false` (503) while the service is stopping.
+ * GET /healthz for Cloud Run's startup and liveness probes: `{"ok":true}` (200), or `{"ok":false}`
+ * (503) once the service is stopping. It is unauthenticated (probes carry no token), so it says
+ * nothing else: buffer sizes, versions or dependencies' states would tell anyone who can reach the
+ * URL about the service. What operators need goes behind authentication (the writer's GET /stats).
  */
-export function healthz(state: () => { ok: boolean; [field: string]: unknown } = () => ({ ok: true })): RequestHandler {
+export function healthz(stopping: () => boolean = () => false): RequestHandler {
   return (_req, res) => {
-    const { ok, ...fields } = state();
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', ...fields });
+    const ok = !stopping();
+    res.status(ok ? 200 : 503).json({ ok });
   };
 }
 

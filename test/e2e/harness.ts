@@ -18,7 +18,9 @@ export async function startTestStack(options: StackOptions = {}): Promise<{ stac
       database,
       stop: async () => {
         await stack.stop().finally(() => database.stop());
-        rmSync(dataDir, { recursive: true, force: true });
+        // STRATA_KEEP_TEST_DATA=1 keeps the lake and the services' logs for a look after a failure.
+        if (process.env.STRATA_KEEP_TEST_DATA) console.log(`test data kept in ${dataDir}`);
+        else rmSync(dataDir, { recursive: true, force: true });
       },
     };
   } catch (err) {
@@ -55,11 +57,11 @@ export async function publishDirect(stack: Stack, events: Record<string, unknown
   }
 }
 
-/** What the writer holds right now, as its /healthz reports it. */
+/** What the writer holds right now, as its GET /stats reports it (behind the push subscription's token). */
 export async function writerBuffered(stack: Stack): Promise<{ items: number; bytes: number; openBatches: number; flushing: number }> {
-  const res = await fetch(`${stack.urls.writer}/healthz`);
+  const res = await fetch(`${stack.urls.writer}/stats`, { headers: { authorization: `Bearer ${await stack.tokenFor('writer')}` } });
   const body = (await res.json()) as { buffered?: { items: number; bytes: number; openBatches: number; flushing: number } };
-  if (!body.buffered) throw new Error(`writer /healthz answered ${res.status} without buffer stats: ${JSON.stringify(body)}`);
+  if (!body.buffered) throw new Error(`writer /stats answered ${res.status} without buffer stats: ${JSON.stringify(body)}`);
   return body.buffered;
 }
 

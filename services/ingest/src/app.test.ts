@@ -66,9 +66,11 @@ describe('POST /v1/events', () => {
     expect(res.body).toEqual({ accepted: 3, event_ids: ['id-1', 'id-2', 'mine'], rejected: [] });
     expect(publisher.published).toHaveLength(2);
     const [users, orders] = publisher.published;
-    // The versions differ, so the message names none; each event carries its own.
-    expect(users!.attributes).toEqual({ log_type: 'user_action', event_count: '2', encoding: 'ndjson', source: 'ingest' });
-    expect(orders!.attributes).toEqual({ log_type: 'order_event', event_count: '1', encoding: 'ndjson', source: 'ingest', schema_version: '1' });
+    // The versions differ, so the message names none; each event carries its own. pii_protected: the
+    // key id ingest hashed with, so the writer does not hash again.
+    const pii_protected = createPiiHasher('test-secret-0123456789').keyId;
+    expect(users!.attributes).toEqual({ log_type: 'user_action', event_count: '2', encoding: 'ndjson', source: 'ingest', pii_protected });
+    expect(orders!.attributes).toEqual({ log_type: 'order_event', event_count: '1', encoding: 'ndjson', source: 'ingest', schema_version: '1', pii_protected });
     const events = await publishedEvents();
     expect(events.map((e) => e.event.event_id)).toEqual(['id-1', 'mine', 'id-2']);
     // The latest version unless the producer pinned one; the version is stored with the event.
@@ -146,6 +148,31 @@ describe('POST /v1/events', () => {
     expect(data.customer_email).toBe(createPiiHasher('test-secret-0123456789')('ada@example.com'));
     expect(data.context).toEqual({ ip: '[redacted]' });
     expect(data).not.toHaveProperty('shipping_address');
+  });
+
+  it('protects PII in kept unknown fields by key name, and in rejected events before they are published', async () => {
+    const hash = createPiiHasher('test-secret-0123456789');
+    expect((await post([makeEvent({ contact_email: 'ada@example.com', coupon: 'X' })])).status).toBe(202);
+    expect((await publishedEvents())[0]!.event).toMatchObject({ contact_email: hash('ada@example.com'), coupon: 'X' });
+
+    const invalidOrder = { log_type: 'order_event', event: 'order_paid', ts: 'soon', customer_email: 'ada@example.com', shipping_address: { street: 'Main St 1' }, phone: '+49 151' };
+    expect((await post([invalidOrder])).body.rejected).toHaveLength(1);
+    const [kept] = await rejectedLines();
+    // The declared rules of order_event (hash, drop) and the key patterns (phone), though the event is invalid.
+    expect(kept!.line.data).toEqual({ log_type: 'order_event', event: 'order_paid', ts: 'soon', customer_email: hash('ada@example.com'), phone: hash('+49 151') });
+    expect(kept!.attributes.pii_protected).toBe(hash.keyId);
+  });
+
+  it('hashes a producer value that looks hashed, and a producer cannot set the pii_protected mark', async () => {
+    const hash = createPiiHasher('test-secret-0123456789');
+    const forged = `hmac:${hash.keyId}:${'0'.repeat(64)}`;
+    const order = { log_type: 'order_event', event: 'order_paid', ts: '2026-11-21T10:00:00Z', order_id: 'o-1', customer_email: forged };
+    expect((await post([order, makeEvent({ pii_protected: 'forged' })])).status).toBe(202);
+    const [orderEvent, userEvent] = await publishedEvents();
+    expect(orderEvent!.event.customer_email).toBe(hash(forged));
+    // A field of that name is a kept unknown field like any other; the attribute is ingest's own.
+    expect(userEvent!.event.pii_protected).toBe('forged');
+    expect(userEvent!.attributes.pii_protected).toBe(hash.keyId);
   });
 
   it('names an unknown log type and a bad schema_version', async () => {

@@ -1,6 +1,6 @@
 import express, { type Express } from 'express';
-import { healthz, jsonErrors, notFound, refuseWhileStopping, sendError, traceFields, type Logger } from '@strata/runtime';
-import type { PiiHasher, Registry } from '@strata/schemas';
+import { healthz, jsonErrors, notFound, refuseWhileStopping, sendError, signal, traceFields, type Logger } from '@strata/runtime';
+import { DEFAULT_PII_EXTRA_KEYS, type PiiHasher, type Registry } from '@strata/schemas';
 import { authenticate, authenticatedKey, redactedUrl } from './authenticate.js';
 import { createBodyReader } from './body.js';
 import type { IngestConfig } from './config.js';
@@ -17,8 +17,10 @@ export interface IngestDeps {
   /** Asked per request, so versions published while the service runs are served within the source's TTL. */
   registry: { current(): Promise<Registry> };
   publisher: EventPublisher;
-  /** Hashes x-pii "hash" fields before they leave the service. */
+  /** Hashes x-pii "hash" fields (and undeclared PII by key name) before they leave the service. */
   hash: PiiHasher;
+  /** Key name patterns marking PII in undeclared fields (PII_EXTRA_KEYS); DEFAULT_PII_EXTRA_KEYS when unset. */
+  piiExtraKeys?: readonly string[];
   logger: Logger;
   newId: () => string;
   now?: () => Date;
@@ -31,6 +33,7 @@ const RETRY_AFTER_SECONDS = '5';
 
 export function createApp(deps: IngestDeps): Express {
   const { config, registry, publisher, hash, logger, newId, now = () => new Date(), stopping = () => false } = deps;
+  const pii = { hash, extraKeys: deps.piiExtraKeys ?? DEFAULT_PII_EXTRA_KEYS };
   const app = express();
   app.disable('x-powered-by');
 
@@ -54,7 +57,7 @@ export function createApp(deps: IngestDeps): Express {
     }
     const prepared = prepareEvents(req.body, {
       registry: await registry.current(),
-      hash,
+      pii,
       newId,
       now,
       maxEvents: config.maxEventsPerRequest,
@@ -62,7 +65,7 @@ export function createApp(deps: IngestDeps): Express {
       defaultSource: key.name,
     });
     if (!prepared.ok) {
-      log.info({ rejected: prepared.errors.length }, 'request rejected');
+      signal(log, 'ingest.request_rejected', { errors: prepared.errors.length, status: 400 });
       sendError(res, 400, 'invalid_request', prepared.errors[0]!.message, { errors: prepared.errors });
       return;
     }
@@ -76,7 +79,7 @@ export function createApp(deps: IngestDeps): Express {
     // Atomic: all or nothing, for producers that would rather fix and resend the whole batch.
     if (rejected.length > 0 && (req.query.atomic === 'true' || req.get('strata-atomic') === 'true')) {
       const errors = rejected.flatMap((r) => r.errors.map((e) => ({ index: r.index, ...e })));
-      log.info({ rejected: rejected.length }, 'events rejected');
+      signal(log, 'ingest.events_rejected', { rejected: rejected.length, quarantined: false });
       sendError(res, 400, 'invalid_events', `${rejected.length} of ${events.length + rejected.length} events are invalid; nothing was published (atomic)`, { errors });
       return;
     }
@@ -84,9 +87,9 @@ export function createApp(deps: IngestDeps): Express {
     // Index-aligned with the request; null for an event that was not accepted.
     const eventIds: Array<string | null> = Array.from({ length: total }, () => null);
     for (const e of events) eventIds[e.index] = e.eventId;
-    const report = await publishEvents(events, rejected, publisher);
+    const report = await publishEvents(events, rejected, publisher, hash.keyId);
     if (report.kind === 'too_large') {
-      log.info({ rejected: report.errors.length }, 'request rejected');
+      signal(log, 'ingest.request_rejected', { errors: report.errors.length, status: 413 });
       sendError(res, 413, 'event_too_large', report.errors[0]!.message, { errors: report.errors });
       return;
     }
@@ -95,7 +98,7 @@ export function createApp(deps: IngestDeps): Express {
       // Pub/Sub already: the answer lists every event_id, so a retry that sends the events again
       // with these ids is removed by dedup instead of becoming a second row.
       const published = total - report.unpublished.length;
-      log.error({ err: report.error, messages: report.messages, failedMessages: report.failedMessages, published }, 'publish failed');
+      signal(log, 'ingest.publish_failed', { published, messages: report.messages, failedMessages: report.failedMessages }, { err: report.error });
       res.set('retry-after', RETRY_AFTER_SECONDS);
       sendError(
         res,
@@ -108,14 +111,14 @@ export function createApp(deps: IngestDeps): Express {
       );
       return;
     }
-    // The local stack counts these lines; keep the messages and fields stable.
-    log.info({ accepted: events.length, published: events.length, messages: report.messages }, 'events accepted');
-    if (rejected.length > 0) log.info({ rejected: rejected.length }, 'events rejected');
+    // Declared signals (runtime/src/signals.ts): the local counters and the log-based metrics count them.
+    signal(log, 'ingest.events_accepted', { accepted: events.length, published: events.length, messages: report.messages });
+    if (rejected.length > 0) signal(log, 'ingest.events_rejected', { rejected: rejected.length, quarantined: true });
     res.status(202).json({ accepted: events.length, event_ids: eventIds, rejected: rejected.map((r) => ({ index: r.index, errors: r.errors })) });
   });
 
   app.get('/openapi.json', serveOpenApi(registry));
-  app.get('/healthz', healthz(() => ({ ok: !stopping() })));
+  app.get('/healthz', healthz(stopping));
   app.use(notFound('the endpoints are POST /v1/events, GET /openapi.json and GET /healthz'));
   app.use(jsonErrors(logger));
   return app;

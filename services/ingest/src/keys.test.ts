@@ -89,6 +89,12 @@ describe('createKeyRegistry', () => {
   it('offers the union of the origins for CORS', () => {
     expect(registry.origins).toEqual(['https://a.example', 'https://b.example']);
   });
+
+  it('matches a digest configured in capitals, and refuses to build from one that is not 32 bytes', () => {
+    expect(createKeyRegistry([{ name: 'caps', sha256: HASH.toUpperCase(), rate: DEFAULT_RATE }]).lookup('secret-1')?.name).toBe('caps');
+    // timingSafeEqual would throw on every request; fail when the registry is built instead.
+    expect(() => createKeyRegistry([{ name: 'short', sha256: 'abcd', rate: DEFAULT_RATE }])).toThrow('key "short" has no SHA-256 digest');
+  });
 });
 
 describe('allowsLogType', () => {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError, isObject, optionalString, type Env } from '@strata/runtime';
 
@@ -183,23 +183,36 @@ export interface KeyRegistry {
 }
 
 /**
- * Looks keys up by the hex SHA-256 of the presented text, in a Map.
+ * Finds the key whose SHA-256 equals the presented text's, comparing the digests with
+ * crypto.timingSafeEqual against every configured key, without stopping at a match.
  *
- * Why a Map and not a timingSafeEqual loop: constant-time comparison protects a secret from being
- * guessed byte by byte through timing. Here the values compared are digests of the attacker's own
- * input. A timing leak could at best reveal leading bytes of a stored digest, and the digests are
- * not secret-equivalent — they sit in config for that reason — because turning a digest back into
- * a key needs a SHA-256 preimage of 256 random bits (keys:create makes 32 random bytes). An
- * attacker also cannot steer the digest of their guess byte by byte, which a timing attack needs.
+ * Why not a Map from hex digest to key, as before: its lookup hashes the string and then compares
+ * it with early exit, so its time depends on how the attacker's digest relates to the stored
+ * ones. That leak is close to useless — an attacker cannot steer their digest byte by byte, and
+ * the digests are not secret-equivalent (turning one back into a key needs a SHA-256 preimage of
+ * 256 random bits) — but "close to useless" is an argument every reviewer has to redo, whereas a
+ * constant-time comparison needs none. The cost is one 32-byte comparison per configured key
+ * (tens at most) after the SHA-256 both ways pay; each request does the same comparisons whether
+ * or not, and wherever, its key matches, so only the number of keys configured shows in timing.
  */
 export function createKeyRegistry(keys: readonly KeyConfig[]): KeyRegistry {
-  const byDigest = new Map<string, Key>();
-  for (const { sha256, ...key } of keys) {
-    byDigest.set(sha256.toLowerCase(), Object.freeze({ ...key, rate: Object.freeze({ ...key.rate }) }));
-  }
+  const entries = keys.map(({ sha256, ...key }) => {
+    const digest = Buffer.from(sha256, 'hex');
+    // parseKeys checked the 64 hex digits; timingSafeEqual throws on lengths that differ.
+    if (digest.length !== 32) throw new Error(`createKeyRegistry: key "${key.name}" has no SHA-256 digest`);
+    return { digest, key: Object.freeze({ ...key, rate: Object.freeze({ ...key.rate }) }) as Key };
+  });
   const origins = [...new Set(keys.flatMap((key) => key.origins ?? []))];
   return {
-    lookup: (presented) => byDigest.get(keyDigest(presented)),
+    lookup(presented) {
+      const digest = createHash('sha256').update(presented, 'utf8').digest();
+      let found: Key | undefined;
+      for (const entry of entries) {
+        // No early return: a match found first or last, or none, costs the same comparisons.
+        if (timingSafeEqual(entry.digest, digest)) found = entry.key;
+      }
+      return found;
+    },
     origins,
   };
 }

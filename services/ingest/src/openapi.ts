@@ -187,7 +187,8 @@ export function buildOpenApi(registry: Registry): object {
       required: ['error', 'reason'],
       properties: { error: { type: 'string', pattern: '^[a-z][a-z0-9_]*$' }, reason: { type: 'string' } },
     },
-    Health: { type: 'object', required: ['status'], properties: { status: { enum: ['ok', 'unavailable'] } } },
+    // Nothing but ok: /healthz is unauthenticated, so it tells no one anything about the service.
+    Health: { type: 'object', required: ['ok'], properties: { ok: { type: 'boolean' } }, additionalProperties: false },
   } satisfies Record<(typeof SCHEMA_NAMES)[number], JsonSchema>);
 
   const events = {
@@ -283,11 +284,12 @@ export function buildOpenApi(registry: Registry): object {
       '/healthz': {
         get: {
           summary: 'Health',
+          description: 'For probes: needs no key and answers only `{"ok":true}`, or `{"ok":false}` with 503 while the instance shuts down.',
           operationId: 'healthz',
           security: [],
           responses: {
-            '200': { description: 'Serving.', content: { 'application/json': { schema: ref('Health') } } },
-            '503': { description: 'Shutting down.', content: { 'application/json': { schema: ref('Health') } } },
+            '200': { description: 'Serving: `{"ok":true}`.', content: { 'application/json': { schema: ref('Health') } } },
+            '503': { description: 'Shutting down: `{"ok":false}`.', content: { 'application/json': { schema: ref('Health') } } },
           },
         },
       },

@@ -3,12 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { createLogger, createOidcVerifier } from '@strata/runtime';
-import { createPiiHasher, loadBundledSchemas, loadEnvelope, toMicros } from '@strata/schemas';
+import { createPiiHasher, encodeBatches, loadBundledSchemas, loadEnvelope, toMicros } from '@strata/schemas';
 import { createRegistrySource } from '@strata/schemas/postgres';
+import type { Express } from 'express';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createOidcIssuer, serveCerts, type OidcIssuer, type ServedCerts } from '@strata/dev/oidc-issuer';
-import { createApp } from './app.js';
+import { hostileTokens } from '@strata/dev/oidc-forgery';
+import { createOidcIssuer, serveCerts, type ServedCerts } from '@strata/dev/oidc-issuer';
+import { createApp, type AppDeps } from './app.js';
 import type { FlushLimits } from './flush-policy.js';
 import { createMemoryLakeStore } from './lake-store.fake.js';
 import { createLakeWriter } from './lake-writer.js';
@@ -19,13 +21,14 @@ const PUSH_SA = 'pubsub-push@strata-test.iam.gserviceaccount.com';
 const source = createRegistrySource({ bundled: loadBundledSchemas(), envelope: loadEnvelope(), ttlMs: 30_000, logger: createLogger({ service: 'writer', level: 'silent' }) });
 const registry = await source.current();
 
-let issuer: OidcIssuer;
+// At load, so each hostile token is a test of its own; the certs are served in beforeAll.
+const issuer = await createOidcIssuer();
+const hostile = await hostileTokens(issuer, { audience: AUDIENCE, email: PUSH_SA });
 let certs: ServedCerts;
 let certsUrl: string;
 let token: string;
 
 beforeAll(async () => {
-  issuer = await createOidcIssuer();
   certs = await serveCerts(issuer);
   certsUrl = certs.certsUrl;
   token = await issuer.sign({ audience: AUDIENCE, email: PUSH_SA });
@@ -37,7 +40,7 @@ afterAll(async () => {
 
 const PII_SECRET = 'test-secret-0123456789';
 
-function setup(limits: Partial<FlushLimits> = {}, options: { stopping?: () => boolean } = {}) {
+function setup(limits: Partial<FlushLimits> = {}, options: Pick<Partial<AppDeps>, 'stopping' | 'piiExtraKeys'> = {}) {
   const logs: Array<Record<string, unknown>> = [];
   const logger = createLogger({ service: 'writer' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
   const store = createMemoryLakeStore();
@@ -54,6 +57,9 @@ function setup(limits: Partial<FlushLimits> = {}, options: { stopping?: () => bo
   const names = (prefix: string) => [...store.objects.keys()].filter((name) => name.startsWith(prefix));
   return { logs, store, writer, app, push, names };
 }
+
+/** Sets `Authorization` unless it is undefined (the request without one). */
+const withAuthorization = (test: request.Test, authorization: string | undefined) => (authorization === undefined ? test : test.set('authorization', authorization));
 
 /** Starts a request and reports whether it has been answered yet. */
 function inFlight(test: request.Test) {
@@ -89,19 +95,57 @@ describe('POST /push authentication', () => {
     expect(store.objects.size).toBe(0);
   });
 
-  it('answers 401 for a garbage token, the wrong audience, the wrong service account or an unknown key', async () => {
+  it('answers 401 for a token from another issuer', async () => {
     const { push } = setup();
     const stranger = await createOidcIssuer();
-    const tokens = [
-      'not-a-jwt',
-      await issuer.sign({ audience: 'https://elsewhere.test', email: PUSH_SA }),
-      await issuer.sign({ audience: AUDIENCE, email: 'someone@strata-test.iam.gserviceaccount.com' }),
-      await stranger.sign({ audience: AUDIENCE, email: PUSH_SA }),
-    ];
-    for (const bad of tokens) {
-      const res = await push(pushBody(userAction()), bad);
-      expect(res.status, bad).toBe(401);
-    }
+    const res = await push(pushBody(userAction()), await stranger.sign({ audience: AUDIENCE, email: PUSH_SA }));
+    expect(res.status).toBe(401);
+    expect(res.body).toEqual({ error: 'unauthenticated', reason: 'invalid token: it is signed with a key (kid) the issuer does not publish' });
+  });
+});
+
+describe.each([
+  ['POST /push', (app: Express, authorization?: string) => withAuthorization(request(app).post('/push').send(pushBody(userAction())), authorization)],
+  ['GET /stats', (app: Express, authorization?: string) => withAuthorization(request(app).get('/stats'), authorization)],
+  ['POST /dead-letter', (app: Express, authorization?: string) => withAuthorization(request(app).post('/dead-letter').send(pushBody(userAction())), authorization)],
+])('%s refuses what the push subscription did not sign', (_endpoint, send) => {
+  it.each(hostile)('401 for $name', async ({ authorization, reason }) => {
+    const { app, store, writer } = setup();
+    const res = await send(app, authorization);
+    expect(res.status).toBe(401);
+    expect(res.body).toEqual({ error: 'unauthenticated', reason: expect.stringMatching(reason) });
+    // The reason says what failed; it does not echo the token (or its payload) back.
+    expect(res.text).not.toMatch(/eyJ/);
+    expect(store.objects.size).toBe(0);
+    expect(writer.stats().items).toBe(0);
+  });
+});
+
+describe('GET /stats and GET /healthz', () => {
+  it('GET /stats shows the buffers to the push token', async () => {
+    const { app, push, writer } = setup({ maxRows: 10 });
+    const pending = inFlight(push(pushBody(userAction())));
+    await vi.waitFor(() => expect(writer.stats().items).toBe(1));
+    const res = await request(app).get('/stats').set('authorization', `Bearer ${token}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ buffered: writer.stats() });
+    expect(res.body.buffered).toMatchObject({ items: 1, openBatches: 1 });
+    await writer.flushAll();
+    expect((await pending.response).status).toBe(204);
+  });
+
+  it('GET /healthz needs no token and says only whether the writer is serving', async () => {
+    let stopping = false;
+    const { app, push, writer } = setup({ maxRows: 10 }, { stopping: () => stopping });
+    // Something buffered, which /healthz must not tell.
+    const pending = inFlight(push(pushBody(userAction())));
+    await vi.waitFor(() => expect(writer.stats().items).toBe(1));
+    const probe = async () => request(app).get('/healthz').then((res) => [res.status, res.text]);
+    expect(await probe()).toEqual([200, '{"ok":true}']);
+    stopping = true;
+    expect(await probe()).toEqual([503, '{"ok":false}']);
+    await writer.flushAll();
+    expect((await pending.response).status).toBe(204);
   });
 });
 
@@ -270,6 +314,8 @@ describe('POST /push', () => {
       publishTime: '2024-05-06T23:59:59.500Z',
       event_id: 'pubsub-bad-1',
       data: { event: 'page_view', ts: '2024-05-06T07:08:09Z', user_id: 'u-1', page_url: 'https://shop.example/cart', quantity: 'two', colour: 'red' },
+      // The key id its data is protected with: a replay republishes it marked so.
+      pii_protected: createPiiHasher(PII_SECRET).keyId,
     });
     expect(logs.find((line) => line.message === 'quarantined')).toMatchObject({ log_type: 'user_action', count: 1, object });
   });
@@ -285,23 +331,19 @@ describe('POST /push', () => {
   });
 
   it('refuses pushes with 503 and closes the connection once the writer is stopping', async () => {
-    let stopping = false;
-    const { push, store, app } = setup({}, { stopping: () => stopping });
-    expect((await request(app).get('/healthz')).body).toMatchObject({ status: 'ok', buffered: { items: 0 } });
-    stopping = true;
+    const { push, store } = setup({}, { stopping: () => true });
     const res = await push(pushBody(userAction()));
     expect(res.status).toBe(503);
     expect(res.headers.connection).toBe('close');
     expect(res.body).toMatchObject({ error: 'stopping' });
     expect(store.objects.size).toBe(0);
-    expect((await request(app).get('/healthz')).status).toBe(503);
   });
 
   it('answers unknown routes with the shared JSON 404', async () => {
     const { app } = setup();
     const res = await request(app).get('/nope');
     expect(res.status).toBe(404);
-    expect(res.body).toEqual({ error: 'not_found', reason: 'GET /nope does not exist; POST /push is the only endpoint' });
+    expect(res.body).toEqual({ error: 'not_found', reason: 'GET /nope does not exist; the endpoints are POST /push, POST /dead-letter, GET /stats and GET /healthz' });
   });
 });
 
@@ -392,5 +434,80 @@ describe('POST /push with a batch message', () => {
     const record = JSON.parse(new TextDecoder().decode(store.objects.get(object!)!.bytes));
     expect(record).toMatchObject({ data: rawData, reasons: [{ path: '', message: expect.stringMatching(/^data is not valid gzip/) }] });
     expect(record).not.toHaveProperty('index');
+  });
+});
+
+describe('POST /dead-letter', () => {
+  const hash = createPiiHasher(PII_SECRET);
+  /** What Pub/Sub adds to a message it forwards to the dead-letter topic. */
+  const deadLetterAttributes = {
+    CloudPubSubDeadLetterSourceDeliveryCount: '100',
+    CloudPubSubDeadLetterSourceSubscription: 'strata-events-writer-push',
+    CloudPubSubDeadLetterSourceSubscriptionProject: 'strata-test',
+    CloudPubSubDeadLetterSourceTopicPublishTime: '2024-05-06T23:59:58.000Z',
+  };
+  /** The records in every object under a prefix (setup writes one per record), in line order. */
+  const records = ({ store, names }: ReturnType<typeof setup>, prefix: string) =>
+    names(prefix)
+      .flatMap((object) => new TextDecoder().decode(store.objects.get(object)!.bytes).trimEnd().split('\n'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .sort((a, b) => Number(a.index) - Number(b.index));
+
+  it('files each line under dead-letter/ with its attributes, PII protected, and acks only once it is stored', async () => {
+    const stack = setup({}, { piiExtraKeys: ['email', 'coupon'] });
+    const { app, store, names, logs } = stack;
+    const orders = [
+      { event: 'order_paid', ts: '2024-05-06T07:08:09Z', order_id: 'o-1', customer_email: 'ada@example.com', shipping_address: { street: 'Main St 1' }, context: { ip: '203.0.113.7' } },
+      { event: 'order_paid', order_id: 'o-2', coupon: 'SAVE10' },
+    ];
+    const [message] = await encodeBatches('order_event', orders, { source: 'orders-service', gzip: false });
+    const attributes = { ...message!.attributes, ...deadLetterAttributes };
+    const body = pushBody(null, { messageId: 'dl-1', attributes, rawData: message!.data.toString('base64') });
+    const deadLetter = () => request(app).post('/dead-letter').set('authorization', `Bearer ${token}`).send(body);
+
+    store.failPuts = true;
+    expect((await deadLetter()).status).toBe(503);
+    expect(store.objects.size).toBe(0);
+    store.failPuts = false;
+    expect((await deadLetter()).status).toBe(204);
+
+    expect(names('quarantine/')).toEqual([]);
+    const [object] = names('dead-letter/log_type=order_event/dt=2024-05-06/');
+    expect(object).toMatch(/\.jsonl$/);
+    expect(store.objects.get(object!)!.contentType).toBe('application/x-ndjson');
+    const folder = 'dead-letter/log_type=order_event/dt=2024-05-06/';
+    const reason = { path: '', message: 'dead-lettered from strata-events-writer-push after 100 delivery attempts: the writer refused it every time' };
+    expect(records(stack, folder)).toEqual([
+      {
+        reasons: [reason], attributes, messageId: 'dl-1', publishTime: '2024-05-06T23:59:59.500Z', index: 0, event_id: 'pubsub-dl-1-0', pii_protected: hash.keyId,
+        data: { event: 'order_paid', ts: '2024-05-06T07:08:09Z', order_id: 'o-1', customer_email: hash('ada@example.com'), context: { ip: '[redacted]' } },
+      },
+      // Not valid (no ts, an unknown field), and not validated: dead letters are kept as they are, protected.
+      { reasons: [reason], attributes, messageId: 'dl-1', publishTime: '2024-05-06T23:59:59.500Z', index: 1, event_id: 'pubsub-dl-1-1', pii_protected: hash.keyId, data: { event: 'order_paid', order_id: 'o-2', coupon: hash('SAVE10') } },
+    ]);
+    expect(logs.find((line) => line.message === 'dead letters filed')).toMatchObject({ log_type: 'order_event', count: 1, object: expect.stringMatching(/^dead-letter\//) });
+    expect(logs.some((line) => line.message === 'quarantined')).toBe(false);
+  });
+
+  it('keeps what ingest protected as it is, and a payload it cannot decode as delivered', async () => {
+    const stack = setup();
+    const { app } = stack;
+    const hashed = hash('ada@example.com');
+    const marked = pushBody({ event: 'order_paid', customer_email: hashed }, { messageId: 'dl-2', attributes: { log_type: 'order_event', pii_protected: 'k0', ...deadLetterAttributes } });
+    const rawData = Buffer.from('not gzip').toString('base64');
+    const broken = pushBody(null, { messageId: 'dl-3', rawData, attributes: { log_type: 'nope', encoding: 'ndjson+gzip', ...deadLetterAttributes } });
+    for (const body of [marked, broken]) expect((await request(app).post('/dead-letter').set('authorization', `Bearer ${token}`).send(body)).status).toBe(204);
+
+    expect(records(stack, 'dead-letter/log_type=order_event/')).toMatchObject([{ messageId: 'dl-2', event_id: 'pubsub-dl-2', data: { customer_email: hashed }, pii_protected: 'k0' }]);
+    const [whole] = records(stack, 'dead-letter/log_type=_unknown/');
+    // Nothing in it names PII: kept as delivered (and marked, since it went through protection).
+    expect(whole).toMatchObject({ messageId: 'dl-3', data: rawData, reasons: [expect.anything(), { path: '', message: expect.stringMatching(/^data is not valid gzip/) }] });
+  });
+
+  it('answers 400 for a broken envelope, as /push does', async () => {
+    const { app } = setup();
+    const res = await request(app).post('/dead-letter').set('authorization', `Bearer ${token}`).send({ subscription: 's' });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ error: 'malformed_push', reason: 'message must be an object' });
   });
 });
