@@ -7,7 +7,7 @@
  * when the child does not confirm a SIGINT within tens of milliseconds, and a drain takes seconds.
  */
 import { DEFAULT_DRAIN_TIMEOUT_MS, startStack, type DrainResult, type StopSummary } from './stack.js';
-import { LOCAL, dataDirFromEnv, lakeDir, pubsubDir } from './local-config.js';
+import { LOCAL, announceRunningStack, dataDirFromEnv, lakeDir, pubsubDir } from './local-config.js';
 import { PUSH_DELIVERY } from '@strata/schemas';
 
 const envInt = (name: string, fallback: number) => {
@@ -55,6 +55,8 @@ const stack = await startStack({
   ...(flushQuietMs !== undefined && { writerEnv: { FLUSH_QUIET_MS: flushQuietMs } }),
   logLevel: process.env.LOG_LEVEL,
 });
+// Tools run from another terminal (npm run erase) find the emulator and the database here.
+announceRunningStack(stack.dataDir, { pid: process.pid, gcs: stack.urls.gcs, database: stack.urls.database });
 
 const now = new Date().toISOString();
 console.log(`
@@ -158,7 +160,8 @@ async function shutdown(): Promise<void> {
   }
   if (summary.deadLettered > 0) {
     console.log(
-      `Dead-lettered: ${summary.deadLettered} message(s) the writer refused ${PUSH_DELIVERY.maxDeliveryAttempts} times, held in ${LOCAL.deadLetterSubscription} (see the writer's log).`,
+      `Dead letters: ${summary.deadLettered} message(s) the writer refused ${PUSH_DELIVERY.maxDeliveryAttempts} times and has not yet filed under dead-letter/ ` +
+        `are kept in Pub/Sub's journal for the next start (see the writer's log for why).`,
     );
   }
   console.log('Lost: nothing.');

@@ -4,19 +4,18 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, createOidcVerifier, createUlidFactory } from '@strata/runtime';
-import { DEFAULT_EVENT_TIME_WINDOW, ROLLUPS } from '@strata/schemas';
+import { createLogger, createOidcVerifier } from '@strata/runtime';
+import { ROLLUPS } from '@strata/schemas';
 import { createOidcIssuer, serveCerts, type OidcIssuer, type ServedCerts } from '@strata/dev/oidc-issuer';
 import { resetTestDatabase, testDatabase, type TestDatabase } from '@strata/dev/postgres';
 import { createApp } from './app.js';
 import { createCurator } from './curate.js';
-import { DEFAULT_COMPACTION_POLICY } from './compaction-policy.js';
+import { createEraser } from './erase.js';
+import { testCuratorDeps } from './curator-fixtures.js';
 import { objectNameFor, readRollup, userAction, userActionParquet } from './lake-fixtures.js';
 import { createMemoryLake, type MemoryLake } from './lake-store.js';
 import { migrate } from './migrate.js';
 import { createPool } from '@strata/runtime/postgres';
-import { openDuckDbEngine } from './rollup.js';
-import { createPgSummaryStore } from './summary-store.js';
 
 const audience = 'https://curator.local/run';
 const schedulerEmail = 'scheduler@strata-dev.iam.gserviceaccount.com';
@@ -45,20 +44,11 @@ describe('POST /run', () => {
     lake = createMemoryLake();
     const rows = [userAction('e1', 'page_view', '2025-03-01T10:01:00Z', 'u1'), userAction('e1', 'page_view', '2025-03-01T10:01:00Z', 'u1')];
     lake.put(objectNameFor(rows, 'a'), userActionParquet(rows));
-    const curator = createCurator({
-      lake,
-      store: createPgSummaryStore(pool),
-      openEngine: () => openDuckDbEngine(ROLLUPS),
-      rollups: ROLLUPS,
-      settings: { eventWindow: DEFAULT_EVENT_TIME_WINDOW, marginDays: 2, runBudgetMs: 60_000, rollupRetentionDays: 0, compaction: DEFAULT_COMPACTION_POLICY, downloadConcurrency: 2 },
-      workDir,
-      logger,
-      newId: createUlidFactory(),
-      now: () => Date.parse('2025-03-02T12:00:00Z'),
-    });
+    const deps = testCuratorDeps({ lake, pool, workDir, logger }, { now: () => Date.parse('2025-03-02T12:00:00Z') });
     app = createApp({
       config: { projectId: 'strata-test' },
-      curator,
+      curator: createCurator(deps),
+      eraser: createEraser(deps),
       verifier: createOidcVerifier({ audience, serviceAccountEmail: schedulerEmail, certsUrl: certs.certsUrl }),
       logger,
     });

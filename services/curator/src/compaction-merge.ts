@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { listValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { ENVELOPE } from '@strata/schemas';
-import { parquetSource, REQUIRED_COLUMNS } from './lake-sql.js';
+import { parquetSource, queryRows, REQUIRED_COLUMNS } from './lake-sql.js';
 
 /**
  * The DuckDB half of compaction, on local files only: deduplicate and sort a partition's Parquet
@@ -52,14 +52,24 @@ const VIRTUAL_COLUMNS = ['file_index', 'file_row_number'];
  */
 const COPY_OPTIONS = `FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS}`;
 
-async function rows<T>(connection: DuckDBConnection, sql: string, values: Record<string, DuckDBValue>): Promise<T[]> {
-  const reader = await connection.runAndReadAll(sql, values);
-  return reader.getRowObjectsJS() as T[];
+/** The columns of local Parquet files read together (lake-sql.ts), in order, with their DuckDB types. */
+export async function columnsOf(connection: DuckDBConnection, files: string[]): Promise<{ name: string; type: string }[]> {
+  const described = await queryRows<{ column_name: string; column_type: string }>(connection, `describe select * from ${parquetSource('files')}`, { files: listValue(files) });
+  return described.map((c) => ({ name: c.column_name, type: c.column_type }));
 }
 
-async function columnsOf(connection: DuckDBConnection, files: string[]): Promise<{ name: string; type: string }[]> {
-  const described = await rows<{ column_name: string; column_type: string }>(connection, `describe select * from ${parquetSource('files')}`, { files: listValue(files) });
-  return described.map((c) => ({ name: c.column_name, type: c.column_type }));
+/**
+ * Writes the rows of `select` to the Parquet file `out` as every lake file is laid out: the
+ * writer's order (event, ts), nulls last, with event_id making it total so the output is
+ * deterministic, in the lake's format (COPY_OPTIONS). Compaction and erasure both write this way.
+ */
+export async function copySorted(connection: DuckDBConnection, select: string, values: Record<string, DuckDBValue>, out: string): Promise<void> {
+  await connection.run(
+    `copy (${select}
+       order by ${event} asc nulls last, ${ts} asc nulls last, ${eventId} asc nulls last
+     ) to $out (${COPY_OPTIONS})`,
+    { ...values, out },
+  );
 }
 
 /**
@@ -81,15 +91,13 @@ export async function mergeParquet(connection: DuckDBConnection, inputs: string[
   if (shadowed.length > 0) throw new Error(`cannot compact files with a column named ${shadowed.join(', ')}`);
 
   const merged = join(outDir, 'merged.parquet');
-  await connection.run(
-    `copy (
-       select * from ${parquetSource('files')}
-       qualify ${eventId} is null
-         or row_number() over (partition by ${eventId} order by ${receivedAt} asc nulls last, file_index, file_row_number) = 1
-       -- The writer's order (event, ts), nulls last; event_id makes it total, so output is deterministic.
-       order by ${event} asc nulls last, ${ts} asc nulls last, ${eventId} asc nulls last
-     ) to $out (${COPY_OPTIONS})`,
-    { files: listValue(inputs), out: merged },
+  await copySorted(
+    connection,
+    `select * from ${parquetSource('files')}
+     qualify ${eventId} is null
+       or row_number() over (partition by ${eventId} order by ${receivedAt} asc nulls last, file_index, file_row_number) = 1`,
+    { files: listValue(inputs) },
+    merged,
   );
   const files = await splitBySize(connection, merged, outDir, targetFileBytes);
   const sizes = await Promise.all(files.map(async (f) => (await stat(f)).size));
@@ -107,7 +115,7 @@ export async function mergeParquet(connection: DuckDBConnection, inputs: string[
  */
 async function splitBySize(connection: DuckDBConnection, merged: string, outDir: string, targetFileBytes: number): Promise<string[]> {
   if ((await stat(merged)).size <= targetFileBytes) return [merged];
-  const groups = await rows<{ num_rows: bigint; bytes: bigint }>(
+  const groups = await queryRows<{ num_rows: bigint; bytes: bigint }>(
     connection,
     `select row_group_num_rows as num_rows, row_group_compressed_bytes as bytes
      from (select distinct row_group_id, row_group_num_rows, row_group_compressed_bytes from parquet_metadata($file)) order by row_group_id`,
@@ -142,6 +150,13 @@ async function splitBySize(connection: DuckDBConnection, merged: string, outDir:
   return files;
 }
 
+/** A problem when `outputs` do not have exactly the columns (names, order, types) of `inputs`. */
+export async function columnsDiffer(connection: DuckDBConnection, inputs: string[], outputs: string[]): Promise<string | undefined> {
+  const columnList = async (files: string[]) => (await columnsOf(connection, files)).map((c) => `${c.name} ${c.type}`).join(', ');
+  const [before, after] = [await columnList(inputs), await columnList(outputs)];
+  return before === after ? undefined : `columns differ: inputs (${before}), outputs (${after})`;
+}
+
 type Count = 'in_rows' | 'in_ids' | 'in_null' | 'out_rows' | 'out_ids' | 'out_null' | 'only_in' | 'only_out';
 
 /**
@@ -153,11 +168,10 @@ type Count = 'in_rows' | 'in_ids' | 'in_null' | 'out_rows' | 'out_ids' | 'out_nu
 export async function verifyMerged(connection: DuckDBConnection, inputs: string[], outputs: string[]): Promise<MergeCounts> {
   const problems: string[] = [];
   const values = { inputs: listValue(inputs), outputs: listValue(outputs) };
-  const [inColumns, outColumns] = [await columnsOf(connection, inputs), await columnsOf(connection, outputs)];
-  const columnList = (cs: { name: string; type: string }[]) => cs.map((c) => `${c.name} ${c.type}`).join(', ');
-  if (columnList(inColumns) !== columnList(outColumns)) problems.push(`columns differ: inputs (${columnList(inColumns)}), outputs (${columnList(outColumns)})`);
+  const columns = await columnsDiffer(connection, inputs, outputs);
+  if (columns) problems.push(columns);
 
-  const [stats] = await rows<Record<Count, bigint>>(
+  const [stats] = await queryRows<Record<Count, bigint>>(
     connection,
     `with i as materialized (select ${eventId} as id from ${parquetSource('inputs')}),
           o as materialized (select ${eventId} as id from ${parquetSource('outputs')}),

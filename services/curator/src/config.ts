@@ -34,16 +34,28 @@ export interface CuratorConfig {
  */
 const DEFAULT_RUN_BUDGET_SECONDS = 150;
 
+/**
+ * What the curator's jobs (runs, erasures) need, without its HTTP side: `npm run erase` reads only
+ * this, from the same variables.
+ */
+export type CuratorJobConfig = Pick<CuratorConfig, 'projectId' | 'lakeBucket' | 'databaseUrl' | 'databasePoolMax' | 'workDir' | 'logLevel' | 'curation'>;
+
 export function loadConfig(env: Env = process.env): CuratorConfig {
   return {
+    ...loadJobConfig(env),
     port: readInt(env, 'PORT', 8083, { min: 0, max: 65535 }),
+    schedulerAudience: requireString(env, 'SCHEDULER_AUDIENCE'),
+    schedulerServiceAccount: requireString(env, 'SCHEDULER_SERVICE_ACCOUNT'),
+    oidcCertsUrl: optionalString(env, 'OIDC_CERTS_URL'),
+  };
+}
+
+export function loadJobConfig(env: Env = process.env): CuratorJobConfig {
+  return {
     projectId: optionalString(env, 'GOOGLE_CLOUD_PROJECT'),
     lakeBucket: requireString(env, 'LAKE_BUCKET'),
     databaseUrl: requireString(env, 'DATABASE_URL'),
     databasePoolMax: readInt(env, 'DATABASE_POOL_MAX', 5, { min: 1, max: 100 }),
-    schedulerAudience: requireString(env, 'SCHEDULER_AUDIENCE'),
-    schedulerServiceAccount: requireString(env, 'SCHEDULER_SERVICE_ACCOUNT'),
-    oidcCertsUrl: optionalString(env, 'OIDC_CERTS_URL'),
     workDir: requireString(env, 'CURATOR_WORK_DIR', join(tmpdir(), 'strata-curator')),
     logLevel: requireString(env, 'LOG_LEVEL', 'info'),
     curation: {

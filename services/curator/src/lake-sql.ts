@@ -1,3 +1,4 @@
+import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { ENVELOPE } from '@strata/schemas';
 
 /**
@@ -10,3 +11,8 @@ export const parquetSource = (param: string): string => `read_parquet($${param},
 
 /** The envelope columns without which files cannot be curated or compacted. */
 export const REQUIRED_COLUMNS: readonly string[] = [ENVELOPE.eventId, ENVELOPE.event, ENVELOPE.ts, ENVELOPE.receivedAt];
+
+/** A query's rows as plain objects (BIGINT as bigint). */
+export async function queryRows<T>(connection: DuckDBConnection, sql: string, values: Record<string, DuckDBValue>): Promise<T[]> {
+  return (await connection.runAndReadAll(sql, values)).getRowObjectsJS() as T[];
+}

@@ -125,6 +125,21 @@ describe.each([
     expect(await lake.remove(`${root}remove/never-was.parquet`, '1')).toBe(false);
   });
 
+  it('rewrites exactly the read generation: a stale or deleted one is PreconditionFailed and changes nothing', async () => {
+    const name = `${root}rewrite/a.parquet`;
+    const first = await lake.create(name, await local('w1', 'with the user'), PARQUET);
+    const second = await lake.rewrite(name, await local('w2', 'without'), PARQUET, first);
+    expect(second).toMatch(/^\d+$/);
+    expect(second).not.toBe(first);
+    expect(await content(name)).toBe('without');
+
+    await expect(lake.rewrite(name, await local('w3', 'clobbered'), PARQUET, first)).rejects.toMatchObject({ name: 'PreconditionFailed', objectName: name });
+    expect(await content(name)).toBe('without');
+    expect(await lake.remove(name, second)).toBe(true);
+    await expect(lake.rewrite(name, await local('w4', 'recreated'), PARQUET, second)).rejects.toBeInstanceOf(PreconditionFailed);
+    expect(await lake.list(`${root}rewrite/`)).toEqual([]);
+  });
+
   it('fails to download an object that is gone', async () => {
     await expect(lake.download(`${root}nothing-here.parquet`, join(dir, 'nothing'))).rejects.toThrow();
   });

@@ -39,6 +39,13 @@ export interface LakeStore {
   /** Uploads a local file, replacing any object of that name (curated zone files, derived data only). */
   replace(name: string, sourcePath: string, contentType: string): Promise<void>;
   /**
+   * Uploads a local file over exactly this generation of the object (ifGenerationMatch), in one
+   * step: readers see the old content or the new, never neither. Returns the new generation;
+   * PreconditionFailed when the object was rewritten or deleted since that generation was read.
+   * Only an erasure rewrites lake data this way (erase.ts).
+   */
+  rewrite(name: string, sourcePath: string, contentType: string, generation: string): Promise<string>;
+  /**
    * Deletes exactly this generation of the object (ifGenerationMatch). Resolves false when the
    * object is already gone; PreconditionFailed when it was rewritten since it was listed.
    */
@@ -58,6 +65,16 @@ export const isNotFound = (err: unknown): boolean => statusOf(err) === 404;
  * DuckDB cannot read gs:// here (no httpfs extension), so objects are downloaded to local files.
  */
 export function createGcsLakeStore(bucket: Bucket): LakeStore {
+  // ifGenerationMatch 0 means "no live object of that name"; any other value, exactly that generation.
+  const uploadIf = async (name: string, sourcePath: string, contentType: string, ifGenerationMatch: number) => {
+    try {
+      const [file] = await bucket.upload(sourcePath, { destination: name, contentType, resumable: false, preconditionOpts: { ifGenerationMatch } });
+      return String(file.metadata.generation ?? '');
+    } catch (err) {
+      if (statusOf(err) === 412) throw new PreconditionFailed(name);
+      throw err;
+    }
+  };
   return {
     async list(prefix, options = {}) {
       // autoPaginate walks every page (up to 1,000 objects each).
@@ -77,18 +94,11 @@ export function createGcsLakeStore(bucket: Bucket): LakeStore {
     async download(name, destPath) {
       await bucket.file(name).download({ destination: destPath });
     },
-    async create(name, sourcePath, contentType) {
-      try {
-        const [file] = await bucket.upload(sourcePath, { destination: name, contentType, resumable: false, preconditionOpts: { ifGenerationMatch: 0 } });
-        return String(file.metadata.generation ?? '');
-      } catch (err) {
-        if (statusOf(err) === 412) throw new PreconditionFailed(name);
-        throw err;
-      }
-    },
+    create: (name, sourcePath, contentType) => uploadIf(name, sourcePath, contentType, 0),
     async replace(name, sourcePath, contentType) {
       await bucket.upload(sourcePath, { destination: name, contentType, resumable: false });
     },
+    rewrite: (name, sourcePath, contentType, generation) => uploadIf(name, sourcePath, contentType, Number(generation)),
     async remove(name, generation) {
       try {
         await bucket.file(name).delete({ ifGenerationMatch: Number(generation) });
@@ -147,6 +157,10 @@ export function createMemoryLake(): MemoryLake {
     },
     async replace(name, sourcePath) {
       put(name, await readFile(sourcePath));
+    },
+    async rewrite(name, sourcePath, _contentType, expected) {
+      if (objects.get(name)?.meta.generation !== expected) throw new PreconditionFailed(name);
+      return put(name, await readFile(sourcePath));
     },
     async remove(name, expected) {
       const object = objects.get(name);

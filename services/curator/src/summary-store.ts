@@ -18,8 +18,16 @@ export interface DayWrite {
 export interface CurationSession {
   /** What was curated for days from fromDt (the window a run looks at) to toDt, keyed by partitionKey. */
   storedPartitions(fromDt: string, toDt?: string): Promise<Map<string, StoredPartition>>;
-  /** Forgets the day's fingerprints, so the next run recomputes it (its curated files failed to upload). */
+  /**
+   * Marks the day's stored hours RECOMPUTE, so the next run recomputes it (its curated files failed
+   * to upload; an erasure is rewriting it).
+   */
   forgetDay(logType: string, dt: string): Promise<void>;
+  /**
+   * Deletes what is stored about these hours, so a recomputation of the day sees them as never
+   * curated, not as expired (whose figures it would keep): an erasure left them with no files.
+   */
+  forgetHours(logType: string, dt: string, hours: string[]): Promise<void>;
   /**
    * A lock on one day of one log type, so instances sharing a backlog never work on the same day
    * at once. Released by unlockDay, or by PostgreSQL when the connection drops.
@@ -36,6 +44,9 @@ export interface SummaryStore {
   /** Runs `fn` on one session (one connection for the whole run: the day locks live on it). */
   withSession<T>(fn: (session: CurationSession) => Promise<T>): Promise<T>;
 }
+
+/** The fingerprint forgetDay stores: no listing has it, so every hour of the day is "changed". */
+export const RECOMPUTE = 'recompute';
 
 /** pg advisory lock namespace for curation ('strt' in ASCII); the second key is hashtext of the day. */
 export const CURATOR_LOCK_NAMESPACE = 0x73747274;
@@ -119,7 +130,10 @@ function sessionOn(client: pg.PoolClient): CurationSession {
     async forgetDay(logType, dt) {
       // Keep the rows (their object counts say which hours vanished); a fingerprint no listing has
       // makes every hour of the day "changed".
-      await client.query(`update curator_partitions set fingerprint = 'recompute' where log_type = $1 and dt = $2::date`, [logType, dt]);
+      await client.query(`update curator_partitions set fingerprint = $3 where log_type = $1 and dt = $2::date`, [logType, dt, RECOMPUTE]);
+    },
+    async forgetHours(logType, dt, hours) {
+      await client.query('delete from curator_partitions where log_type = $1 and dt = $2::date and hr = any($3::smallint[])', [logType, dt, hours.map(Number)]);
     },
     async tryLockDay(logType, dt) {
       const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock($1, hashtext($2)) as locked', [CURATOR_LOCK_NAMESPACE, dayKey(logType, dt)]);
