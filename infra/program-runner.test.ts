@@ -33,7 +33,8 @@ describe('the program under @pulumi/pulumi’s own runner', () => {
     const runPath = createRequire(join(infraDir, 'package.json')).resolve('@pulumi/pulumi/cmd/run');
     const config: Record<string, string> = {};
     for (const [key, decl] of Object.entries(project.config)) {
-      if (decl.default !== undefined) config[key] = String(decl.default);
+      // As Pulumi hands them over: arrays and objects as JSON, scalars as their text.
+      if (decl.default !== undefined) config[key] = typeof decl.default === 'string' ? decl.default : JSON.stringify(decl.default);
     }
     Object.assign(config, { 'gcp:project': 'strata-runner-test', 'strata:lakeBucketName': 'strata-runner-lake', 'strata:ingestKeys': INGEST_KEYS });
     // The language host hands config over as `<namespace>:config:<name>`.
@@ -94,7 +95,7 @@ describe('the program under @pulumi/pulumi’s own runner', () => {
     expect(counts).toEqual(EXPECTED_RESOURCE_COUNTS);
     const custom = Object.entries(EXPECTED_RESOURCE_COUNTS).filter(([t]) => !t.startsWith('strata:index:')).reduce((n, [, c]) => n + c, 0);
     expect(engine.registrations.filter((r) => r.custom).length).toBe(custom);
-    expect(custom).toBe(123);
+    expect(custom).toBe(129);
     expect(engine.invokes.map((i) => i.token)).toContain('gcp:organizations/getProject:getProject');
   });
 

@@ -128,8 +128,8 @@ export const EXPECTED_RESOURCE_COUNTS: Record<string, number> = {
   'gcp:bigquery/table:Table': 22,
   'gcp:bigquery/datasetAccess:DatasetAccess': 7,
   // Monitoring: log-based metrics, alert policies, one dashboard.
-  'gcp:logging/metric:Metric': 7,
-  'gcp:monitoring/alertPolicy:AlertPolicy': 7,
+  'gcp:logging/metric:Metric': 12,
+  'gcp:monitoring/alertPolicy:AlertPolicy': 8,
   'gcp:monitoring/dashboard:Dashboard': 1,
   ...Object.fromEntries(
     ['ProjectApis', 'Identities', 'Database', 'Secrets', 'Lake', 'Services', 'Bus', 'CuratorSchedule', 'Analytics', 'Monitoring'].map((c) => [`strata:index:${c}`, 1]),

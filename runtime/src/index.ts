@@ -9,3 +9,4 @@ export * from './ids.js';
 export * from './own.js';
 export * from './function-shutdown.js';
 export * from './assets.js';
+export * from './signals.js';

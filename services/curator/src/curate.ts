@@ -1,15 +1,16 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from '@strata/runtime';
-import { curatedObjectName, dayPrefix, LAKE_ROOT, logTypePrefix, PARQUET_CONTENT_TYPE, type EventTimeWindow, type RollupDeclaration } from '@strata/schemas';
+import { signal, type Logger } from '@strata/runtime';
+import { curatedObjectName, dayPrefix, LAKE_ROOT, logTypePrefix, PARQUET_CONTENT_TYPE, rollupApplies, type EventTimeWindow, type RollupDeclaration } from '@strata/schemas';
 import { compactPartition, type CompactionResult } from './compact.js';
+import { lagSeconds } from './lag.js';
 import { planCompaction, type CompactionPolicy } from './compaction-policy.js';
 
 import { forEachLimited } from './limited.js';
 import { isNotFound, type LakeStore } from './lake-store.js';
 import { definitionsOf, groupByDay, groupByPartition, type ListedDay, type ListedPartition } from './partitions.js';
-import type { RollupEngine } from './rollup.js';
-import type { CurationSession, SummaryStore } from './summary-store.js';
+import type { DayRollup, RollupEngine } from './rollup.js';
+import type { CurationSession, DayWrite, SummaryStore } from './summary-store.js';
 import { curationWindow, windowOffsets, type CurationWindow } from './window.js';
 
 /** Which days a run looks at: the lateness window (every scheduled run), or all of history (backfills). */
@@ -45,6 +46,8 @@ export interface CurationSummary {
   /** Rollup rows deleted because they are older than the rollups' retention. */
   rollupRowsExpired: number;
   durationMs: number;
+  /** How long the oldest change the run saw but left uncurated has waited, in seconds; 0 when none (lag.ts). */
+  lagSeconds: number;
   /** The first failures, for whoever reads the answer (all are logged). */
   failures: Array<{ day: string; reason: string }>;
 }
@@ -80,7 +83,10 @@ export interface PassDeps {
 
 const MAX_REPORTED_FAILURES = 20;
 
-type DayOutcome = { ok: true; rows: number; duplicates: number; compactions: CompactionResult[]; compactionsFailed: number } | { ok: false; reason: string; compactions: CompactionResult[]; compactionsFailed: number };
+export type DayOutcome = { ok: true; rows: number; duplicates: number; compactions: CompactionResult[]; compactionsFailed: number } | { ok: false; reason: string; compactions: CompactionResult[]; compactionsFailed: number };
+
+/** One day of one log type, the unit of curation and of its lock. */
+export type DayKey = Pick<ListedDay, 'logType' | 'dt'>;
 
 /**
  * A PostgreSQL error that is this day's problem, not the database's: a value it refuses (class 22,
@@ -95,7 +101,7 @@ const isDayFailure = (err: unknown): boolean => {
 
 
 /** The log types present in the lake, from one delimiter listing of events/. */
-async function lakeLogTypes(lake: LakeStore): Promise<string[]> {
+export async function lakeLogTypes(lake: LakeStore): Promise<string[]> {
   const prefixes = await lake.listPrefixes(`${LAKE_ROOT}/`);
   return prefixes.flatMap((p) => /^events\/log_type=([a-z][a-z0-9_]*)\/$/.exec(p)?.[1] ?? []);
 }
@@ -115,7 +121,7 @@ async function listDays(lake: LakeStore, window: CurationWindow | undefined, def
 }
 
 /** The day as the lake and the store have it now (after waiting for its lock, or a compaction). */
-async function refreshDay(day: Pick<ListedDay, 'logType' | 'dt'>, deps: PassDeps): Promise<ListedDay | undefined> {
+async function refreshDay(day: DayKey, deps: PassDeps): Promise<ListedDay | undefined> {
   const listed = groupByPartition(await deps.lake.list(dayPrefix(day.logType, day.dt)), deps.definitions);
   const stored = new Map([...(await deps.session.storedPartitions(day.dt, day.dt))].filter(([, p]) => p.partition.logType === day.logType));
   return groupByDay(listed, stored)[0];
@@ -175,34 +181,18 @@ async function curateDay(listed: ListedDay, dir: string, deps: PassDeps): Promis
     const result = await deps.engine.computeDay(day.logType, files, dir);
     if (!result.ok) return failed(result.reason);
 
-    // A day some of whose hours have expired from the lake keeps its daily figures and curated
-    // files as they were: recomputed from what is left, they would shrink.
-    const complete = day.vanishedHours.length === 0;
-    const rollups = result.rollups.filter((r) => complete || r.rollup.grain === 'hour');
-    let rows: number;
-    try {
-      rows = await deps.session.writeDay({
+    const stored = await storeDay(
+      {
         logType: day.logType,
         dt: day.dt,
         hours: day.hours.map((h) => ({ partition: h.partition, fingerprint: h.fingerprint, objectCount: h.objects.length })),
         vanishedHours: day.vanishedHours,
-        rollups,
-      });
-    } catch (err) {
-      if (isDayFailure(err)) return failed(`PostgreSQL refused its rollups: ${(err as Error).message}`);
-      throw Object.assign(err as Error, { fromDatabase: true });
-    }
-    // After the commit, so the curated zone never runs ahead of PostgreSQL; if an upload fails the
-    // day is marked for recomputation, so the next run writes both again.
-    if (complete) {
-      try {
-        for (const r of rollups) await deps.lake.replace(curatedObjectName(r.rollup.name, day.dt, day.logType), r.parquetPath, PARQUET_CONTENT_TYPE);
-      } catch (err) {
-        await deps.session.forgetDay(day.logType, day.dt);
-        return failed(`its curated files could not be written: ${(err as Error).message}`);
-      }
-    }
-    return { ok: true, rows, duplicates: result.rows - result.events, compactions: compacted.results, compactionsFailed: compacted.failed };
+        rollups: result.rollups,
+      },
+      deps,
+    );
+    if (!stored.ok) return failed(stored.reason);
+    return { ok: true, rows: stored.rows, duplicates: result.rows - result.events, compactions: compacted.results, compactionsFailed: compacted.failed };
   } catch (err) {
     if ((err as { fromDatabase?: boolean }).fromDatabase) throw err;
     return failed((err as Error).message);
@@ -210,6 +200,70 @@ async function curateDay(listed: ListedDay, dir: string, deps: PassDeps): Promis
     // Cloud Run's disk is memory: free it before the next day.
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** A day's recomputed figures: per rollup its rows and, for the curated zone, their Parquet file (none: the day has no rows left). */
+type DayFigures = Omit<DayWrite, 'rollups'> & { rollups: Array<Pick<DayRollup, 'rollup' | 'rows'> & { parquetPath?: string }> };
+
+/**
+ * Writes a day's figures: rows and fingerprints in one transaction, then the curated files. A day
+ * some of whose hours have expired from the lake keeps its daily figures and curated files as they
+ * were: recomputed from what is left, they would shrink. A PostgreSQL failure other than a data
+ * exception throws (marked fromDatabase) and ends the run.
+ */
+async function storeDay(figures: DayFigures, deps: PassDeps): Promise<{ ok: true; rows: number } | { ok: false; reason: string }> {
+  const { logType, dt } = figures;
+  const complete = figures.vanishedHours.length === 0;
+  const rollups = figures.rollups.filter((r) => complete || r.rollup.grain === 'hour');
+  let rows: number;
+  try {
+    rows = await deps.session.writeDay({ ...figures, rollups });
+  } catch (err) {
+    if (isDayFailure(err)) return { ok: false, reason: `PostgreSQL refused its rollups: ${(err as Error).message}` };
+    throw Object.assign(err as Error, { fromDatabase: true });
+  }
+  // After the commit, so the curated zone never runs ahead of PostgreSQL; if an upload fails the
+  // day is marked for recomputation, so the next run writes both again.
+  if (complete) {
+    try {
+      for (const r of rollups) {
+        const name = curatedObjectName(r.rollup.name, dt, logType);
+        if (r.parquetPath) await deps.lake.replace(name, r.parquetPath, PARQUET_CONTENT_TYPE);
+        else await removeCurated(deps.lake, name);
+      }
+    } catch (err) {
+      await deps.session.forgetDay(logType, dt);
+      return { ok: false, reason: `its curated files could not be written: ${(err as Error).message}` };
+    }
+  }
+  return { ok: true, rows };
+}
+
+/** Deletes a curated object, whichever generation is there (derived data: nothing to protect). */
+async function removeCurated(lake: LakeStore, name: string): Promise<void> {
+  for (const object of (await lake.list(name)).filter((o) => o.name === name)) await lake.remove(object.name, object.generation);
+}
+
+/**
+ * A day whose files have all gone on purpose (an erasure left it empty, and forgot its hours):
+ * every rollup row of it is deleted, and its curated files. Hours that expired before keep their
+ * figures, as a run keeps them.
+ */
+async function clearDay({ logType, dt }: DayKey, deps: PassDeps): Promise<DayOutcome> {
+  const stored = [...(await deps.session.storedPartitions(dt, dt)).values()].filter((p) => p.partition.logType === logType && p.objectCount > 0);
+  const rollups = deps.rollups.filter((r) => rollupApplies(r, logType)).map((rollup) => ({ rollup, rows: [] }));
+  const result = await storeDay({ logType, dt, hours: [], vanishedHours: stored.map((p) => p.partition.hr), rollups }, deps);
+  return result.ok ? { ...result, duplicates: 0, compactions: [], compactionsFailed: 0 } : { ...result, compactions: [], compactionsFailed: 0 };
+}
+
+/**
+ * Recomputes one day now, whatever its fingerprints and the lateness window say: an erasure
+ * rewrote its files (erase.ts). The caller holds the day's lock. A day with no files left is
+ * cleared (clearDay).
+ */
+export async function recurateDay(key: DayKey, dir: string, deps: PassDeps): Promise<DayOutcome> {
+  const day = await refreshDay(key, deps);
+  return day ? curateDay(day, dir, deps) : clearDay(key, deps);
 }
 
 /** Least recently curated first (never curated before anything), so a run cut short by its budget never starves a day. */
@@ -256,12 +310,16 @@ export async function curatePass(deps: PassDeps, scope: RunScope = 'window'): Pr
     duplicatesRemoved: 0,
     rollupRowsExpired: 0,
     durationMs: 0,
+    lagSeconds: 0,
     failures: [],
   };
+  /** Days with changes this run leaves uncurated (budget spent, failed): what its lag is measured on. */
+  const left: ListedDay[] = [];
   for (const [index, day] of work.entries()) {
     if (deps.now() - started >= settings.runBudgetMs) {
       summary.stoppedAtBudget = true;
       summary.daysLeft = work.length - index;
+      left.push(...work.slice(index));
       deps.logger.warn({ daysLeft: summary.daysLeft, budgetMs: settings.runBudgetMs }, 'run budget spent; the next run continues');
       break;
     }
@@ -303,13 +361,15 @@ export async function curatePass(deps: PassDeps, scope: RunScope = 'window'): Pr
     } else {
       summary.daysFailed += 1;
       if (summary.failures.length < MAX_REPORTED_FAILURES) summary.failures.push({ day: key, reason: outcome.reason });
-      deps.logger.error({ day: key, reason: outcome.reason }, 'day not curated; retried next run');
+      left.push(day);
+      signal(deps.logger, 'curator.day_failed', { day: key, reason: outcome.reason });
     }
   }
   if (settings.rollupRetentionDays > 0) {
     summary.rollupRowsExpired = await deps.session.pruneRollups(deps.rollups, settings.rollupRetentionDays);
   }
   summary.durationMs = deps.now() - started;
+  summary.lagSeconds = lagSeconds(left, stored, deps.now());
   return summary;
 }
 
@@ -330,23 +390,29 @@ export interface CuratorDeps {
   now?: () => number;
 }
 
-/** A run = one PostgreSQL session, DuckDB and a private work folder for one pass, released after it. */
+/** One PostgreSQL session, DuckDB and a private work folder for one pass (a run, an erasure), released after it. */
+export async function withPass<T>(deps: CuratorDeps, work: (pass: PassDeps) => Promise<T>): Promise<T> {
+  return deps.store.withSession(async (session) => {
+    await mkdir(deps.workDir, { recursive: true });
+    const runDir = await mkdtemp(join(deps.workDir, 'run-'));
+    const engine = await deps.openEngine();
+    try {
+      const definitions = (logType: string) => definitionsOf(deps.rollups, logType);
+      return await work({ ...deps, session, engine, workDir: runDir, now: deps.now ?? Date.now, definitions });
+    } finally {
+      engine.close();
+      await rm(runDir, { recursive: true, force: true });
+    }
+  });
+}
+
+/** A run = one pass (withPass) over the days that can still change. */
 export function createCurator(deps: CuratorDeps): Curator {
   return {
     async run(scope = 'window') {
-      const summary = await deps.store.withSession(async (session) => {
-        await mkdir(deps.workDir, { recursive: true });
-        const runDir = await mkdtemp(join(deps.workDir, 'run-'));
-        const engine = await deps.openEngine();
-        try {
-          const definitions = (logType: string) => definitionsOf(deps.rollups, logType);
-          return await curatePass({ ...deps, session, engine, workDir: runDir, now: deps.now ?? Date.now, definitions }, scope);
-        } finally {
-          engine.close();
-          await rm(runDir, { recursive: true, force: true });
-        }
-      });
-      deps.logger.info({ ...summary, failures: summary.failures.length }, 'curation run finished');
+      const summary = await withPass(deps, (pass) => curatePass(pass, scope));
+      // The whole summary: the declared fields are the contract, the rest (the window…) is context.
+      signal(deps.logger, 'curator.run_finished', { ...summary, failures: summary.failures.length });
       return summary;
     },
   };

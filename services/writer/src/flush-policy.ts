@@ -78,8 +78,8 @@ export interface BatchBuffer<G, T> {
 export interface BatchBufferOptions<G, T> {
   limits: FlushLimits;
   keyOf(group: G): string;
-  /** Writes one batch; a rejection fails every add waiting on it. */
-  flush(group: G, items: T[]): Promise<void>;
+  /** Writes one batch; a rejection fails every add waiting on it. `openedAt` (on `now`'s clock): when its first item arrived. */
+  flush(group: G, items: T[], openedAt: number): Promise<void>;
   now?: () => number;
 }
 
@@ -114,7 +114,7 @@ export function createBatchBuffer<G, T>(options: BatchBufferOptions<G, T>): Batc
     openBytes -= batch.bytes;
     const done = (async (): Promise<FlushOutcome> => {
       try {
-        await options.flush(batch.group, batch.items);
+        await options.flush(batch.group, batch.items, batch.openedAt);
         return ALL_OK;
       } catch (error) {
         return { ok: false, error };

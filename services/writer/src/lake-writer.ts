@@ -1,21 +1,14 @@
-import { partitionKey, partitionPrefix, type Partition, type Registry } from '@strata/schemas';
-import { createUlidFactory, type Logger } from '@strata/runtime';
+import { DEAD_LETTER_ROOT, JSON_LINES_CONTENT_TYPE, partitionKey, partitionPrefix, QUARANTINE_ROOT, type Partition, type Registry } from '@strata/schemas';
+import { createUlidFactory, signal, type Logger } from '@strata/runtime';
 import type { Admission } from './admit.js';
 import { createBatchBuffer, type AddResult, type BufferStats, type FlushLimits, type FlushSummary } from './flush-policy.js';
 import type { LakeStore } from './lake-store.js';
 import { encodeParquet, PARQUET_CONTENT_TYPE } from './parquet.js';
-import {
-  encodeQuarantine,
-  QUARANTINE_CONTENT_TYPE,
-  quarantineKey,
-  quarantinePrefix,
-  type QuarantineGroup,
-  type QuarantineRecord,
-} from './quarantine.js';
+import { encodeRecords, recordsKey, recordsPrefix, type Filed, type QuarantineRecord, type RecordFolder } from './quarantine.js';
 
 /**
  * Turns admitted events into lake objects: rows are batched per event-time partition into Parquet
- * files, quarantine records per log type and publish date into JSON Lines files. Both share one
+ * files, quarantine and dead-letter records per zone, log type and publish date into JSON Lines files. All share one
  * buffer, so one byte budget bounds the writer's memory. A push is answered only once every object
  * holding one of its events is written.
  */
@@ -35,13 +28,22 @@ export interface LakeWriterDeps {
   limits: FlushLimits;
   /** Unique object names; ULIDs sort by creation time. */
   newId?: () => string;
+  /** The buffer's clock, which flush latency is measured on. */
+  now?: () => number;
 }
 
-type Group = { kind: 'rows'; partition: Partition } | { kind: 'quarantine'; folder: QuarantineGroup };
+type Zone = Filed['kind'];
+type Group = { kind: 'rows'; partition: Partition } | { kind: 'records'; zone: Zone; folder: RecordFolder };
+
+/** Each JSON-lines zone: its root in the lake, and the signal emitted per file (runtime/src/signals.ts). */
+const ZONES: Record<Zone, { root: string; signal: 'writer.quarantined' | 'writer.dead_letters_filed' }> = {
+  quarantine: { root: QUARANTINE_ROOT, signal: 'writer.quarantined' },
+  'dead-letter': { root: DEAD_LETTER_ROOT, signal: 'writer.dead_letters_filed' },
+};
 type Item = Record<string, unknown> | QuarantineRecord;
 
-export function createLakeWriter({ store, registry, logger, limits, newId = createUlidFactory() }: LakeWriterDeps): LakeWriter {
-  async function writeRows(partition: Partition, rows: Record<string, unknown>[]): Promise<void> {
+export function createLakeWriter({ store, registry, logger, limits, newId = createUlidFactory(), now = Date.now }: LakeWriterDeps): LakeWriter {
+  async function writeRows(partition: Partition, rows: Record<string, unknown>[], openedAt: number): Promise<void> {
     const fields = { log_type: partition.logType, dt: partition.dt, hr: partition.hr, rows: rows.length };
     const object = `${partitionPrefix(partition)}${newId()}.parquet`;
     try {
@@ -49,31 +51,32 @@ export function createLakeWriter({ store, registry, logger, limits, newId = crea
       await new Promise((resolve) => setImmediate(resolve));
       const bytes = encodeParquet(registry.columns(partition.logType), rows);
       await store.put(object, bytes, PARQUET_CONTENT_TYPE);
-      // The local stack counts these lines; keep the message and fields stable.
-      logger.info({ ...fields, bytes: bytes.length, object }, 'partition flushed');
+      // Once the put resolved the file is durable: the batch's latency ends here.
+      signal(logger, 'writer.partition_flushed', { log_type: fields.log_type, rows: fields.rows, bytes: bytes.length, flushLatencyMs: now() - openedAt }, { dt: fields.dt, hr: fields.hr, object });
     } catch (err) {
       logger.error({ ...fields, object, err }, 'partition flush failed');
       throw err;
     }
   }
 
-  async function writeQuarantine(folder: QuarantineGroup, records: QuarantineRecord[]): Promise<void> {
+  async function writeRecords(zone: Zone, folder: RecordFolder, records: QuarantineRecord[]): Promise<void> {
     const fields = { log_type: folder.logType, count: records.length };
-    const object = `${quarantinePrefix(folder)}${newId()}.jsonl`;
+    const object = `${recordsPrefix(ZONES[zone].root, folder)}${newId()}.jsonl`;
     try {
-      await store.put(object, encodeQuarantine(records), QUARANTINE_CONTENT_TYPE);
-      logger.info({ ...fields, object }, 'quarantined');
+      await store.put(object, encodeRecords(records), JSON_LINES_CONTENT_TYPE);
+      signal(logger, ZONES[zone].signal, fields, { object });
     } catch (err) {
-      logger.error({ ...fields, object, err }, 'quarantine flush failed');
+      logger.error({ ...fields, object, err }, `${zone} flush failed`);
       throw err;
     }
   }
 
   const buffer = createBatchBuffer<Group, Item>({
     limits,
-    keyOf: (group) => (group.kind === 'rows' ? `rows/${partitionKey(group.partition)}` : `quarantine/${quarantineKey(group.folder)}`),
-    flush: (group, items) =>
-      group.kind === 'rows' ? writeRows(group.partition, items as Record<string, unknown>[]) : writeQuarantine(group.folder, items as QuarantineRecord[]),
+    now,
+    keyOf: (group) => (group.kind === 'rows' ? `rows/${partitionKey(group.partition)}` : `${group.zone}/${recordsKey(group.folder)}`),
+    flush: (group, items, openedAt) =>
+      group.kind === 'rows' ? writeRows(group.partition, items as Record<string, unknown>[], openedAt) : writeRecords(group.zone, group.folder, items as QuarantineRecord[]),
   });
 
   return {
@@ -82,7 +85,7 @@ export function createLakeWriter({ store, registry, logger, limits, newId = crea
         admissions.map((a) =>
           a.kind === 'row'
             ? { group: { kind: 'rows', partition: a.partition }, item: a.row, bytes: a.bytes }
-            : { group: { kind: 'quarantine', folder: a.group }, item: a.record, bytes: a.bytes },
+            : { group: { kind: 'records', zone: a.kind, folder: a.group }, item: a.record, bytes: a.bytes },
         ),
       ),
     flushAll: () => buffer.flushAll(),
