@@ -88,7 +88,12 @@ export function createBroker(deps: PushDeps & { pushPaused?: boolean }, persiste
     }
     journal = persistence.journal;
     compactionTimer = setInterval(() => {
-      if (persistence.journal.wantsCompaction()) persistence.journal.compact(snapshot());
+      try {
+        if (persistence.journal.wantsCompaction()) persistence.journal.compact(snapshot());
+      } catch (err) {
+        // The old log stays in place (the new one is renamed over it only once complete): retried next check.
+        console.error(`Pub/Sub journal: compaction failed: ${(err as Error).message}`);
+      }
     }, COMPACTION_CHECK_MS);
     compactionTimer.unref();
   }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -137,6 +137,32 @@ describe('durable Pub/Sub emulator', () => {
     expect(readFileSync(journal, 'utf8')).not.toContain('torn');
     const [only] = await pullAll(second.client, 'reader', 1, true);
     expect(only!.data.toString()).toBe('kept');
+  });
+
+  it('never reuses a message id, even after every message was settled and compacted away', async () => {
+    const dir = tempDir();
+    const first = await start(dir);
+    const [topic] = await first.client.createTopic('events');
+    await topic.createSubscription('reader');
+    const ids = await Promise.all([1, 2, 3].map((i) => topic.publishMessage({ data: Buffer.from(`m${i}`) })));
+    await pullAll(first.client, 'reader', 3, true);
+    await first.client.close();
+    await first.emulator.stop();
+    // Two restarts: the first compacts the settled messages away, the second finds none of them.
+    await (await startPubsubEmulator({ dataDir: dir })).stop();
+    const third = await start(dir);
+    const next = await third.client.topic('events').publishMessage({ data: Buffer.from('m4') });
+    expect(Number(next)).toBeGreaterThan(Math.max(...ids.map(Number)));
+  });
+
+  it('refuses a second emulator on the same folder while the first runs (a second npm start), and takes over after a kill', async () => {
+    const dir = tempDir();
+    const { emulator } = await start(dir);
+    await expect(startPubsubEmulator({ dataDir: dir })).rejects.toThrow(`is in use by process ${process.pid}`);
+    await emulator.stop();
+    // A lock left by a process that no longer exists (kill -9) does not hold the folder.
+    writeFileSync(join(dir, 'journal.lock'), '999999999');
+    await (await startPubsubEmulator({ dataDir: dir })).stop();
   });
 
   it('refuses to start over a damaged journal, naming the record', async () => {

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writevSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StoredMessage } from './messages.js';
 import type { WireSubscription, WireTopic } from './wire.js';
@@ -58,6 +58,7 @@ export interface OpenedJournal {
 }
 
 const FILE = 'journal.log';
+const LOCK_FILE = 'journal.lock';
 const NEWLINE = 0x0a;
 // Compact once the log is over 64 MiB and less than a quarter of it is still live.
 const COMPACT_MIN_BYTES = 64 * 1024 * 1024;
@@ -70,7 +71,10 @@ type JournalRecord =
   | { t: 'sub-'; name: string }
   // Followed by `n` bytes of data and a newline.
   | { t: 'msg'; id: string; n: number; attrs: { [key: string]: string }; pt: number; ok: string; subs: string[] }
-  | { t: 'ack'; sub: string; ids: string[] };
+  | { t: 'ack'; sub: string; ids: string[] }
+  // The highest message id handed out so far: ids must never be reused, even once every message
+  // carrying one is settled and compacted away (the writer derives default event_ids from them).
+  | { t: 'seq'; last: number };
 
 const NL = Buffer.from('\n');
 
@@ -146,6 +150,9 @@ function replay(file: Buffer): { state: LiveState; lastMessageId: number } {
         if (record.subs.length > 0) messages.set(record.id, { message, subscriptions: new Set(record.subs) });
         break;
       }
+      case 'seq':
+        lastMessageId = Math.max(lastMessageId, record.last);
+        break;
       case 'ack':
         for (const id of record.ids) {
           const held = messages.get(id);
@@ -185,9 +192,54 @@ function writevAll(fd: number, buffers: Buffer[]): number {
   return total;
 }
 
+/**
+ * One process at a time: a second emulator on the same folder (a second `npm start`) would
+ * compact the file out from under the first, whose later writes would go to a deleted file. The
+ * lock file holds the owner's pid; a lock whose process is gone (killed) is taken over.
+ */
+function lock(dir: string): () => void {
+  const path = join(dir, LOCK_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(path, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const owner = Number(readFileSync(path, 'utf8'));
+      if (Number.isInteger(owner) && owner > 0 && alive(owner)) {
+        throw new Error(`the Pub/Sub journal in ${dir} is in use by process ${owner} (is another npm start running on this folder?)`);
+      }
+      rmSync(path, { force: true });
+    }
+  }
+  throw new Error(`could not lock the Pub/Sub journal in ${dir}`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, owned by someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Opens (or creates) the journal in `dir` and returns what it held. */
 export function openJournal(dir: string): OpenedJournal {
   mkdirSync(dir, { recursive: true });
+  const unlock = lock(dir);
+  try {
+    return openLocked(dir, unlock);
+  } catch (err) {
+    unlock();
+    throw err;
+  }
+}
+
+function openLocked(dir: string, unlock: () => void): OpenedJournal {
   const path = join(dir, FILE);
   const { state: restored, lastMessageId } = existsSync(path) ? replay(readFileSync(path)) : { state: { topics: [], subscriptions: [], messages: [] }, lastMessageId: 0 };
 
@@ -199,9 +251,21 @@ export function openJournal(dir: string): OpenedJournal {
   const pendingAcks = new Map<string, string[]>();
   let flushScheduled = false;
 
-  // One system call for the whole record set (a Publish of many messages is one write).
+  let lastId = lastMessageId;
+  // One system call for the whole record set (a Publish of many messages is one write). A write
+  // that fails part way (a full disk) is cut back off, so the log never holds a torn record in
+  // its middle, and the error reaches the caller: a Publish answers it, and is retried.
   const append = (buffers: Buffer[]) => {
-    fileBytes += writevAll(fd, buffers);
+    try {
+      fileBytes += writevAll(fd, buffers);
+    } catch (err) {
+      try {
+        ftruncateSync(fd, fileBytes);
+      } catch {
+        // The file may be beyond repair; the append's own error says why.
+      }
+      throw err;
+    }
   };
   const track = (id: string, bytes: number, pending: number) => {
     live.set(id, { bytes, pending });
@@ -219,7 +283,12 @@ export function openJournal(dir: string): OpenedJournal {
     if (pendingAcks.size === 0 || fd < 0) return;
     const records = [...pendingAcks].map(([sub, ids]) => line({ t: 'ack', sub, ids }));
     pendingAcks.clear();
-    append(records);
+    try {
+      append(records);
+    } catch (err) {
+      // Lost settlements only mean those messages are delivered again after a restart.
+      console.error(`Pub/Sub journal: could not record ${records.length} settlement batch(es): ${(err as Error).message}`);
+    }
   }
 
   function compact(state: LiveState): void {
@@ -229,7 +298,11 @@ export function openJournal(dir: string): OpenedJournal {
     live.clear();
     liveBytes = 0;
     try {
-      writevAll(out, [...state.topics.map((topic) => line({ t: 'topic', topic })), ...state.subscriptions.map((sub) => line({ t: 'sub', sub }))]);
+      writevAll(out, [
+        line({ t: 'seq', last: lastId }),
+        ...state.topics.map((topic) => line({ t: 'topic', topic })),
+        ...state.subscriptions.map((sub) => line({ t: 'sub', sub })),
+      ]);
       for (const { message, subscriptions } of state.messages) {
         const record = messageRecord(message, subscriptions);
         writevAll(out, record);
@@ -259,6 +332,7 @@ export function openJournal(dir: string): OpenedJournal {
       if (subscriptions.length === 0) return;
       const buffers: Buffer[] = [];
       for (const message of messages) {
+        lastId = Math.max(lastId, Number(message.messageId) || 0);
         const record = messageRecord(message, subscriptions);
         buffers.push(...record);
         track(message.messageId, byteLength(record), subscriptions.length);
@@ -283,6 +357,7 @@ export function openJournal(dir: string): OpenedJournal {
       fsyncSync(fd);
       closeSync(fd);
       fd = -1;
+      unlock();
     },
   };
   // Start from a compacted log: replay cost stays proportional to what is live.

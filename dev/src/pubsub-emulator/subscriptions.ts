@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import type { JournalRecordSink } from './journal.js';
 import type { StoredMessage } from './messages.js';
@@ -72,6 +73,9 @@ function deadLetterAttributes(subscription: string, message: StoredMessage, atte
 export function createSubscriptionRegistry(deps: SubscriptionDeps): SubscriptionRegistry {
   const records = new Map<string, SubscriptionRecord>();
   let ackIds = 0;
+  // Ack ids carry this start's tag: after a restart, an ack a client still holds for the previous
+  // run must not settle whichever restored message got the same number.
+  const boot = randomBytes(4).toString('hex');
   let pushPaused = deps.pushPaused ?? false;
 
   const find = (name: string): Outcome<SubscriptionRecord> => {
@@ -92,14 +96,19 @@ export function createSubscriptionRegistry(deps: SubscriptionDeps): Subscription
   }
 
   function deadLetter(subscription: string, message: StoredMessage, attempts: number, topic: string): boolean {
-    const published = deps.topics.publish(topic, [
-      {
-        data: message.data,
-        attributes: { ...message.attributes, ...deadLetterAttributes(subscription, message, attempts) },
-        orderingKey: message.orderingKey,
-      },
-    ]);
-    return published.ok;
+    try {
+      const published = deps.topics.publish(topic, [
+        {
+          data: message.data,
+          attributes: { ...message.attributes, ...deadLetterAttributes(subscription, message, attempts) },
+          orderingKey: message.orderingKey,
+        },
+      ]);
+      return published.ok;
+    } catch {
+      // The journal could not record it: the message stays on its subscription and is retried.
+      return false;
+    }
   }
 
   return {
@@ -111,7 +120,7 @@ export function createSubscriptionRegistry(deps: SubscriptionDeps): Subscription
       if (!parsed.ok) return parsed;
       const { wire, settings } = parsed.value;
       const state = createSubscriptionState(settings, {
-        nextAckId: () => `${wire.name}:${++ackIds}`,
+        nextAckId: () => `${wire.name}:${boot}-${++ackIds}`,
         deadLetter: (message, attempts) => {
           const policy = state.settings().deadLetter;
           return policy !== undefined && deadLetter(wire.name, message, attempts, policy.topic);
