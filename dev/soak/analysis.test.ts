@@ -23,7 +23,24 @@ describe('memoryOf', () => {
     const [writer] = memoryOf([{ name: 'writer', samples }, { name: 'gone', samples: [] }], window);
     expect(writer).toMatchObject({ name: 'writer', startMiB: 100, endMiB: 204, peakMiB: 204 });
     expect(writer!.slopeMiBPerMinute).toBeCloseTo(0.5, 9);
+    expect(writer!.floorSlopeMiBPerMinute).toBeCloseTo(0.5, 9);
     expect(memoryOf([{ name: 'gone', samples: [] }], window)).toEqual([]);
+  });
+
+  it("judges growth by each minute's floor: a sawtooth and late spikes tilt the plain slope, not the floor", () => {
+    // 300 MiB after every GC, climbing 50 MiB within each minute; spikes of +150 MiB in the last minutes.
+    const samples: Array<[number, number]> = [];
+    for (let s = 0; s <= 600; s += 2) {
+      const sawtooth = 300 + ((s % 60) / 60) * 50;
+      samples.push([T0 + s * 1000, s >= 480 && s % 30 === 0 ? sawtooth + 150 : sawtooth]);
+    }
+    const [curator] = memoryOf([{ name: 'curator', samples }], window);
+    expect(curator!.slopeMiBPerMinute).toBeGreaterThan(1);
+    // (A spike on a trough's own sample moves that minute's floor by a sample's worth.)
+    expect(Math.abs(curator!.floorSlopeMiBPerMinute!)).toBeLessThan(0.5);
+    // A real leak: the floor itself rises 3 MiB a minute.
+    const leaking = samples.map(([at, mib]): [number, number] => [at, mib + ((at - T0) / 60_000) * 3]);
+    expect(memoryOf([{ name: 'writer', samples: leaking }], window)[0]!.floorSlopeMiBPerMinute).toBeCloseTo(3, 0);
   });
 });
 

@@ -41,6 +41,25 @@ export interface ProcessMemory {
   peakMiB: number;
   /** Least-squares slope of RSS over time after the warm-up; undefined with fewer than two samples there. */
   slopeMiBPerMinute: number | undefined;
+  /**
+   * The same through each minute's lowest sample: the floor the heap returns to after each GC.
+   * A leak raises the floor; a GC sawtooth or a busy spike (a curator run) does not, though either
+   * can tilt the slope through every sample. Undefined with fewer than two whole minutes.
+   */
+  floorSlopeMiBPerMinute: number | undefined;
+}
+
+/** The lowest sample of each whole minute after `from`, as [minute, MiB] at the minute's middle. */
+function minuteFloors(samples: Array<[number, number]>, from: number): Array<[number, number]> {
+  const floors = new Map<number, number>();
+  for (const [at, mib] of samples) {
+    if (at < from) continue;
+    const minute = Math.floor((at - from) / 60_000);
+    floors.set(minute, Math.min(floors.get(minute) ?? Infinity, mib));
+  }
+  const last = Math.floor((samples[samples.length - 1]![0] - from) / 60_000);
+  // The last minute is cut short by the end of the load: a partial minute's floor is not comparable.
+  return [...floors].filter(([minute]) => minute < last).map(([minute, mib]): [number, number] => [minute + 0.5, mib]);
 }
 
 export function memoryOf(series: RssSeries[], window: Window): ProcessMemory[] {
@@ -54,6 +73,7 @@ export function memoryOf(series: RssSeries[], window: Window): ProcessMemory[] {
         endMiB: samples[samples.length - 1]![1],
         peakMiB: samples.reduce((peak, [, mib]) => Math.max(peak, mib), 0),
         slopeMiBPerMinute: linearRegression(after)?.slope,
+        floorSlopeMiBPerMinute: linearRegression(minuteFloors(samples, window.warmUpEndsAt))?.slope,
       };
     });
 }

@@ -38,6 +38,8 @@ function options() {
       'sample-seconds': { type: 'string', default: '2' },
       'drain-timeout-seconds': { type: 'string', default: '300' },
       'keep-data': { type: 'boolean', default: false },
+      // As npm start does; 0 leaves the curator idle.
+      'curator-seconds': { type: 'string', default: '30' },
     },
   });
   const positive = (name: keyof typeof values) => {
@@ -56,6 +58,7 @@ function options() {
     drainTimeoutMs: positive('drain-timeout-seconds') * 1000,
     out: resolve(repoRoot, values.out!),
     keepData: values['keep-data']!,
+    curatorEveryMs: Number(values['curator-seconds']) * 1000,
   };
 }
 
@@ -110,8 +113,23 @@ async function soak(opts: ReturnType<typeof options>, stack: Stack, dataDir: str
     },
   );
   signal.addEventListener('abort', producer.kill, { once: true });
+  // The curator works as it would under Cloud Scheduler, so its memory is sampled at work. Its
+  // compaction leaves these files alone (it rewrites closed hours, two hours after they end), so
+  // the file times freshness reads stay the writer's.
+  let curatorRuns = 0;
+  const curatorTimer =
+    opts.curatorEveryMs > 0
+      ? setInterval(() => {
+          stack.runCurator().then(
+            () => (curatorRuns += 1),
+            (err: Error) => console.error(`  curator run failed: ${err.message}`),
+          );
+        }, opts.curatorEveryMs)
+      : undefined;
   const final = await producer.done;
+  clearInterval(curatorTimer);
   const rss = sampler.stop();
+  console.log(`curator: ${curatorRuns} runs during the load`);
 
   console.log(`load done: ${fmt(final.accepted)} events accepted; draining…`);
   const drain = await stack.drain({ timeoutMs: opts.drainTimeoutMs, signal, onProgress: (queued) => console.log(`  draining: ${fmt(queued)} messages still queued for the writer…`) });

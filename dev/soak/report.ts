@@ -67,10 +67,10 @@ export function renderReport(summary: SoakSummary): string {
     ['freshness max', s(f.all.max), '', ''],
     [`freshness p50 / p99 / max after warm-up`, `${s(f.afterWarmUp.p50)} / ${s(f.afterWarmUp.p99)} / ${s(f.afterWarmUp.max)}`, `p99 ≤ ${s(goalMs)}`, verdict(f.afterWarmUp.p99 <= goalMs)],
   ];
+  const slopeText = (slope: number | undefined) => (slope === undefined ? 'n/a' : n(slope, 2));
   const memoryRows = summary.memory.map((m) => {
-    const slope = m.slopeMiBPerMinute;
-    const flat = slope !== undefined && slope <= FLAT_MIB_PER_MINUTE;
-    return `| ${m.name} | ${n(m.startMiB)} | ${n(m.endMiB)} | ${n(m.peakMiB)} | ${slope === undefined ? 'n/a' : n(slope, 2)} | ${verdict(flat)} |`;
+    const flat = m.floorSlopeMiBPerMinute !== undefined && m.floorSlopeMiBPerMinute <= FLAT_MIB_PER_MINUTE;
+    return `| ${m.name} | ${n(m.startMiB)} | ${n(m.endMiB)} | ${n(m.peakMiB)} | ${slopeText(m.slopeMiBPerMinute)} | ${slopeText(m.floorSlopeMiBPerMinute)} | ${verdict(flat)} |`;
   });
   return `# Soak run: ${n(summary.minutes, 1)} min at ${n(summary.rate)} events/s
 
@@ -85,7 +85,7 @@ ${rows.map((row) => `| ${row.join(' | ')} |`).join('\n')}
 
 ## Memory (RSS)
 
-| process | start (MiB) | end (MiB) | peak (MiB) | slope after warm-up (MiB/min) | flat (slope ≤ ${FLAT_MIB_PER_MINUTE} MiB/min) |
+| process | start (MiB) | end (MiB) | peak (MiB) | slope after warm-up (MiB/min) | floor slope (MiB/min) | flat (floor slope ≤ ${FLAT_MIB_PER_MINUTE} MiB/min) |
 | --- | --- | --- | --- | --- | --- |
 ${memoryRows.join('\n')}
 
@@ -111,9 +111,12 @@ ${memoryRows.join('\n')}
   (the mtime of the file the GCS emulator renames into place when the upload completes) − its
   \`received_at\` (ingest's clock on receipt). Over time, by when the event was received.
 - **slope**: least-squares line through the RSS samples after the warm-up (\`VmRSS\` of
-  \`/proc/<pid>/status\`). The stack's process also hosts both emulators and PGlite; the curator is
-  idle (it does not run during the soak: its compaction would rewrite the files whose creation time
-  freshness reads).
+  \`/proc/<pid>/status\`); **floor slope**: the same through each whole minute's lowest sample, the
+  level RSS returns to after each GC. The verdict is on the floor: a leak raises it, while a GC
+  sawtooth or the curator's run spikes tilt the plain slope without any growth. The stack's
+  process also hosts both emulators and PGlite. The curator runs every 30 s, as under Cloud
+  Scheduler (\`--curator-seconds\`); its compaction leaves the soak's files alone (it rewrites hours
+  two hours after they end), so the file times freshness reads stay the writer's.
 `;
 }
 
