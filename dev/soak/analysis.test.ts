@@ -24,6 +24,7 @@ describe('memoryOf', () => {
     expect(writer).toMatchObject({ name: 'writer', startMiB: 100, endMiB: 204, peakMiB: 204 });
     expect(writer!.slopeMiBPerMinute).toBeCloseTo(0.5, 9);
     expect(writer!.floorSlopeMiBPerMinute).toBeCloseTo(0.5, 9);
+    expect(writer!.lateFloorSlopeMiBPerMinute).toBeCloseTo(0.5, 9);
     expect(memoryOf([{ name: 'gone', samples: [] }], window)).toEqual([]);
   });
 

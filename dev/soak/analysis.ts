@@ -47,6 +47,12 @@ export interface ProcessMemory {
    * can tilt the slope through every sample. Undefined with fewer than two whole minutes.
    */
   floorSlopeMiBPerMinute: number | undefined;
+  /**
+   * The floor slope over the second half of the load only: a heap still settling (the first GC of
+   * a big old space, PGlite's start-up buffers freed) moves the floor early on; a leak keeps it
+   * rising to the end. This is what "flat" is judged on.
+   */
+  lateFloorSlopeMiBPerMinute: number | undefined;
 }
 
 /** The lowest sample of each whole minute after `from`, as [minute, MiB] at the minute's middle. */
@@ -74,6 +80,7 @@ export function memoryOf(series: RssSeries[], window: Window): ProcessMemory[] {
         peakMiB: samples.reduce((peak, [, mib]) => Math.max(peak, mib), 0),
         slopeMiBPerMinute: linearRegression(after)?.slope,
         floorSlopeMiBPerMinute: linearRegression(minuteFloors(samples, window.warmUpEndsAt))?.slope,
+        lateFloorSlopeMiBPerMinute: linearRegression(minuteFloors(samples, (window.loadStartedAt + window.loadEndedAt) / 2))?.slope,
       };
     });
 }

@@ -69,8 +69,9 @@ export function renderReport(summary: SoakSummary): string {
   ];
   const slopeText = (slope: number | undefined) => (slope === undefined ? 'n/a' : n(slope, 2));
   const memoryRows = summary.memory.map((m) => {
-    const flat = m.floorSlopeMiBPerMinute !== undefined && m.floorSlopeMiBPerMinute <= FLAT_MIB_PER_MINUTE;
-    return `| ${m.name} | ${n(m.startMiB)} | ${n(m.endMiB)} | ${n(m.peakMiB)} | ${slopeText(m.slopeMiBPerMinute)} | ${slopeText(m.floorSlopeMiBPerMinute)} | ${verdict(flat)} |`;
+    const flat = m.lateFloorSlopeMiBPerMinute !== undefined && m.lateFloorSlopeMiBPerMinute <= FLAT_MIB_PER_MINUTE;
+    const slopes = [m.slopeMiBPerMinute, m.floorSlopeMiBPerMinute, m.lateFloorSlopeMiBPerMinute].map(slopeText).join(' | ');
+    return `| ${m.name} | ${n(m.startMiB)} | ${n(m.endMiB)} | ${n(m.peakMiB)} | ${slopes} | ${verdict(flat)} |`;
   });
   return `# Soak run: ${n(summary.minutes, 1)} min at ${n(summary.rate)} events/s
 
@@ -85,8 +86,8 @@ ${rows.map((row) => `| ${row.join(' | ')} |`).join('\n')}
 
 ## Memory (RSS)
 
-| process | start (MiB) | end (MiB) | peak (MiB) | slope after warm-up (MiB/min) | floor slope (MiB/min) | flat (floor slope ≤ ${FLAT_MIB_PER_MINUTE} MiB/min) |
-| --- | --- | --- | --- | --- | --- |
+| process | start (MiB) | end (MiB) | peak (MiB) | slope after warm-up (MiB/min) | floor slope after warm-up | floor slope, second half | flat (second-half floor slope ≤ ${FLAT_MIB_PER_MINUTE} MiB/min) |
+| --- | --- | --- | --- | --- | --- | --- | --- |
 ${memoryRows.join('\n')}
 
 ## Plots
@@ -112,8 +113,10 @@ ${memoryRows.join('\n')}
   \`received_at\` (ingest's clock on receipt). Over time, by when the event was received.
 - **slope**: least-squares line through the RSS samples after the warm-up (\`VmRSS\` of
   \`/proc/<pid>/status\`); **floor slope**: the same through each whole minute's lowest sample, the
-  level RSS returns to after each GC. The verdict is on the floor: a leak raises it, while a GC
-  sawtooth or the curator's run spikes tilt the plain slope without any growth. The stack's
+  level RSS returns to after each GC, after the warm-up and over the second half of the load. The
+  verdict is on the second half's floor: a leak keeps raising it to the end, while a heap still
+  settling moves it early on, and a GC sawtooth or the curator's run spikes tilt the plain slope
+  without any growth. Every sample is in \`rss.csv\` beside this report. The stack's
   process also hosts both emulators and PGlite. The curator runs every 30 s, as under Cloud
   Scheduler (\`--curator-seconds\`); its compaction leaves the soak's files alone (it rewrites hours
   two hours after they end), so the file times freshness reads stay the writer's.
@@ -140,5 +143,6 @@ export function renderCharts(summary: SoakSummary, ticks: ProducerTick[], landed
       { name: 'goal: flush age + 2 s', points: span(freshnessGoalMs(summary.flushMaxAgeMs) / 1000), dashed: true },
     ]),
     'memory.svg': chart('RSS per process', 'MiB', rssOverTime(rss, w)),
+    'rss.csv': ['seconds_since_load_start,process,rss_mib', ...rss.flatMap(({ name, samples }) => samples.map(([at, mib]) => `${((at - w.loadStartedAt) / 1000).toFixed(1)},${name},${mib.toFixed(1)}`))].join('\n') + '\n',
   };
 }
