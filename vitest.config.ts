@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 // One project per workspace so `npm test -w <pkg>` and the root run see the same tests.
-const workspaces = ['schemas', 'runtime', 'services/ingest', 'services/writer', 'services/curator', 'infra', 'dev', 'test', 'sdk/publisher'];
+const workspaces = ['schemas', 'runtime', 'services/ingest', 'services/writer', 'services/curator', 'infra', 'dev', 'test', 'sdk/publisher', 'sdk/browser'];
 
 export default defineConfig({
   test: {

@@ -35,6 +35,13 @@ export const LOCAL = {
   schedulerServiceAccount: 'scheduler@strata-local.iam.gserviceaccount.com',
 } as const;
 
+/** INGEST_KEYS for the local stack: LOCAL.ingestKeys, with more allowed origins for the dev key when given. */
+export function localIngestKeys(extraOrigins: readonly string[] = []): string {
+  if (extraOrigins.length === 0) return LOCAL.ingestKeys;
+  const keys = JSON.parse(LOCAL.ingestKeys) as Array<{ origins?: string[] }>;
+  return JSON.stringify(keys.map((key) => ({ ...key, origins: [...(key.origins ?? []), ...extraOrigins] })));
+}
+
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Everything the local stack writes lives under `.strata/` (git-ignored). */
@@ -61,6 +68,8 @@ export interface RunningStack {
   gcs: string;
   /** DATABASE_URL */
   database: string;
+  /** PUBSUB_EMULATOR_HOST (`npm run replay` publishes to the stack's topic); absent in files older stacks wrote. */
+  pubsub?: string;
 }
 
 const runningStackFile = (dataDir: string) => join(dataDir, 'running-stack.json');
