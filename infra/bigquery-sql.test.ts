@@ -33,7 +33,7 @@ describe('bigquery-sql', () => {
   });
 
   it('gives every log type an external schema without REQUIRED fields or partition keys', () => {
-    expect(logTypes).toEqual(['impression', 'order_event', 'seller_action', 'user_action']);
+    expect(logTypes).toEqual(['impression', 'order_event', 'segment_identify', 'segment_page', 'segment_track', 'seller_action', 'user_action']);
     for (const t of logTypes) {
       const schema = eventTableSchema(registry.columns(t));
       const all = schema.flatMap(function walk(f): typeof schema { return [f, ...(f.fields ?? []).flatMap(walk)]; });

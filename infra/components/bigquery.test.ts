@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 interface Created { type: string; name: string; inputs: Record<string, any> } // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const SERVICE_ACCOUNT = 'bqcx-123-abcd@gcp-sa-bigquery-condel.iam.gserviceaccount.com';
-const LOG_TYPES = ['impression', 'order_event', 'seller_action', 'user_action'];
+const LOG_TYPES = ['impression', 'order_event', 'segment_identify', 'segment_page', 'segment_track', 'seller_action', 'user_action'];
 const parser = new NodeSqlParser.Parser();
 const parse = (sql: string) => parser.astify(sql, { database: 'BigQuery' });
 
@@ -62,8 +62,8 @@ describe('Analytics', () => {
       'gcp:bigquery/dataset:Dataset': 2,
       'gcp:bigquery/connection:Connection': 1,
       'gcp:storage/bucketIAMMember:BucketIAMMember': 1,
-      // 4 event tables + 7 curated tables, 4 dedup views + 7 live views
-      'gcp:bigquery/table:Table': 22,
+      // 7 event tables + 7 curated tables, 7 dedup views + 7 live views
+      'gcp:bigquery/table:Table': 28,
       'gcp:bigquery/datasetAccess:DatasetAccess': 7,
       'gcp:bigquery/datasetIamMember:DatasetIamMember': 1,
       'gcp:projects/iAMMember:IAMMember': 1,

@@ -154,6 +154,231 @@ export interface OrderEvent {
   };
 }
 
+/** segment_identify v1. */
+
+/**
+ * A Segment identify, group or alias call (POST /v1/identify, /v1/group, /v1/alias or a batch item of those types): who a user is, which group (account) they belong to, or which earlier id they had. Traits sit beside the envelope, in `extra` unless declared here; what the call carried beyond the mapped fields is in `extra.segment`.
+ */
+export interface SegmentIdentify {
+  /**
+   * Unique id of the event (ingest assigns a ULID when absent); duplicates from at-least-once delivery are removed by it.
+   */
+  event_id?: string;
+  /**
+   * What happened, e.g. page_view. Each log type lists the events it allows.
+   */
+  event: "identify" | "group" | "alias";
+  /**
+   * When it happened (event time, RFC 3339). Partitions follow it, in UTC.
+   */
+  ts: string;
+  /**
+   * When Strata received it (set by ingest, or the Pub/Sub publish time for direct publishers).
+   */
+  received_at?: string;
+  /**
+   * The signed-in user, if any.
+   */
+  user_id?: string;
+  /**
+   * A device or cookie id for users who are not signed in.
+   */
+  anonymous_id?: string;
+  /**
+   * The session the event belongs to.
+   */
+  session_id?: string;
+  /**
+   * What sent it: web, ios, android, or a service name such as orders-service.
+   */
+  source?: string;
+  /**
+   * The version of the log type's schema the event was validated against (set by Strata).
+   */
+  schema_version?: number;
+  /**
+   * Where the event came from: client and page.
+   */
+  context?: {
+    user_agent?: string;
+    /**
+     * Client IP; redacted before storage.
+     */
+    ip?: string;
+    locale?: string;
+    page?: {
+      url?: string;
+      referrer?: string;
+      title?: string;
+    };
+  };
+  /**
+   * group: the group (account, company) the user belongs to.
+   */
+  group_id?: string;
+  /**
+   * alias: the id the user had before `user_id`.
+   */
+  previous_id?: string;
+  /**
+   * The `email` trait, hashed before storage.
+   */
+  email?: string;
+  /**
+   * The `name` trait: the user's (identify) or the group's (group).
+   */
+  name?: string;
+  [k: string]: unknown | undefined;
+}
+
+/** segment_page v1. */
+
+/**
+ * A Segment page or screen call (POST /v1/page, /v1/screen or a batch item of those types): `name` and `category` from the call, the page fields from its properties; other properties in `extra`, and what the call carried beyond the mapped fields in `extra.segment`.
+ */
+export interface SegmentPage {
+  /**
+   * Unique id of the event (ingest assigns a ULID when absent); duplicates from at-least-once delivery are removed by it.
+   */
+  event_id?: string;
+  /**
+   * What happened, e.g. page_view. Each log type lists the events it allows.
+   */
+  event: "page" | "screen";
+  /**
+   * When it happened (event time, RFC 3339). Partitions follow it, in UTC.
+   */
+  ts: string;
+  /**
+   * When Strata received it (set by ingest, or the Pub/Sub publish time for direct publishers).
+   */
+  received_at?: string;
+  /**
+   * The signed-in user, if any.
+   */
+  user_id?: string;
+  /**
+   * A device or cookie id for users who are not signed in.
+   */
+  anonymous_id?: string;
+  /**
+   * The session the event belongs to.
+   */
+  session_id?: string;
+  /**
+   * What sent it: web, ios, android, or a service name such as orders-service.
+   */
+  source?: string;
+  /**
+   * The version of the log type's schema the event was validated against (set by Strata).
+   */
+  schema_version?: number;
+  /**
+   * Where the event came from: client and page.
+   */
+  context?: {
+    user_agent?: string;
+    /**
+     * Client IP; redacted before storage.
+     */
+    ip?: string;
+    locale?: string;
+    page?: {
+      url?: string;
+      referrer?: string;
+      title?: string;
+    };
+  };
+  /**
+   * The page's or screen's name.
+   */
+  name?: string;
+  category?: string;
+  url?: string;
+  path?: string;
+  referrer?: string;
+  title?: string;
+  search?: string;
+  [k: string]: unknown | undefined;
+}
+
+/** segment_track v1. */
+
+/**
+ * A Segment track call (POST /v1/track or a batch item of type track) whose event name no declared log type lists. `event` is the Segment event name in snake_case; its properties sit beside the envelope, in `extra` unless declared here; what the call carried beyond the mapped fields is in `extra.segment`.
+ */
+export interface SegmentTrack {
+  /**
+   * Unique id of the event (ingest assigns a ULID when absent); duplicates from at-least-once delivery are removed by it.
+   */
+  event_id?: string;
+  /**
+   * The Segment event name in snake_case ("Order Completed" is order_completed).
+   */
+  event: string;
+  /**
+   * When it happened (event time, RFC 3339). Partitions follow it, in UTC.
+   */
+  ts: string;
+  /**
+   * When Strata received it (set by ingest, or the Pub/Sub publish time for direct publishers).
+   */
+  received_at?: string;
+  /**
+   * The signed-in user, if any.
+   */
+  user_id?: string;
+  /**
+   * A device or cookie id for users who are not signed in.
+   */
+  anonymous_id?: string;
+  /**
+   * The session the event belongs to.
+   */
+  session_id?: string;
+  /**
+   * What sent it: web, ios, android, or a service name such as orders-service.
+   */
+  source?: string;
+  /**
+   * The version of the log type's schema the event was validated against (set by Strata).
+   */
+  schema_version?: number;
+  /**
+   * Where the event came from: client and page.
+   */
+  context?: {
+    user_agent?: string;
+    /**
+     * Client IP; redacted before storage.
+     */
+    ip?: string;
+    locale?: string;
+    page?: {
+      url?: string;
+      referrer?: string;
+      title?: string;
+    };
+  };
+  /**
+   * The Segment event name as the client sent it.
+   */
+  event_name: string;
+  /**
+   * Segment's semantic `revenue` property (ecommerce spec).
+   */
+  revenue?: number;
+  /**
+   * Segment's semantic `value` property.
+   */
+  value?: number;
+  /**
+   * ISO 4217 code.
+   */
+  currency?: string;
+  [k: string]: unknown | undefined;
+}
+
 /** seller_action v1. */
 
 /**
@@ -331,6 +556,9 @@ export interface UserAction {
 export interface LogTypes {
   impression: Impression;
   order_event: OrderEvent;
+  segment_identify: SegmentIdentify;
+  segment_page: SegmentPage;
+  segment_track: SegmentTrack;
   seller_action: SellerAction;
   user_action: UserAction;
 }

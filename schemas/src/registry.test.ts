@@ -19,7 +19,7 @@ const valid = {
 
 describe('registry', () => {
   it('knows the bundled log types and their versions', () => {
-    expect(registry.logTypes()).toEqual(['impression', 'order_event', 'seller_action', 'user_action']);
+    expect(registry.logTypes()).toEqual(['impression', 'order_event', 'segment_identify', 'segment_page', 'segment_track', 'seller_action', 'user_action']);
     expect(registry.versions('user_action')).toEqual([1, 2]);
     expect(registry.latestVersion('user_action')).toBe(2);
     expect(registry.latestVersion('nope')).toBeUndefined();
@@ -87,7 +87,7 @@ describe('registry', () => {
   it('names unknown log types and versions', () => {
     expect(registry.validate('nope', undefined, valid)).toEqual({
       ok: false,
-      errors: [{ path: '/log_type', message: 'unknown log type "nope" (known: impression, order_event, seller_action, user_action)' }],
+      errors: [{ path: '/log_type', message: 'unknown log type "nope" (known: impression, order_event, segment_identify, segment_page, segment_track, seller_action, user_action)' }],
     });
     expect(registry.validate('user_action', 4, valid)).toEqual({
       ok: false,

@@ -99,6 +99,12 @@ describe('rollupSql for DuckDB', () => {
       ['s4', '2025-03-01 08:30:00+00', 'package_status_updated', 'u1', 'pk3', null, 'created'],
       ['s5', '2025-03-01 08:40:00+00', 'listing_created', 'u1', null, null, null],
     ]);
+    // What ingest's Segment API writes: the generic rollups count them like any log type.
+    for (const [logType, event] of [['segment_track', 'order_completed'], ['segment_page', 'page'], ['segment_identify', 'identify']] as const) {
+      await createSource(conn, `${logType}_deduped`, { event_id: 'varchar', ts: 'timestamptz', event: 'varchar', user_id: 'varchar' }, [
+        [`${logType}-1`, '2025-03-01 07:00:00+00', event, 'u1'],
+      ]);
+    }
   });
   afterAll(() => {
     conn?.closeSync();

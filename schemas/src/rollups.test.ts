@@ -133,7 +133,7 @@ describe('checkRollups', () => {
     // order_event has amount, the others do not: one problem per log type that lacks it.
     const problems = problemsOf({ logTypes: '*', dimensions: [], where: undefined, measures: [{ name: 'revenue', kind: 'sum', column: 'amount', description: '' }] });
     expect(problems.sort()).toEqual(
-      ['impression', 'seller_action', 'user_action'].map((t) => `rollup daily_orders_test: measure revenue reads "amount", which ${t} does not have`),
+      ['impression', 'segment_identify', 'segment_page', 'segment_track', 'seller_action', 'user_action'].map((t) => `rollup daily_orders_test: measure revenue reads "amount", which ${t} does not have`),
     );
   });
 });

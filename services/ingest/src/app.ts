@@ -1,15 +1,15 @@
-import express, { type Express } from 'express';
-import { healthz, jsonErrors, notFound, refuseWhileStopping, sendError, signal, traceFields, type Logger } from '@strata/runtime';
+import express, { type Express, type Request } from 'express';
+import { healthz, jsonErrors, notFound, refuseWhileStopping, sendError, traceFields, type Logger } from '@strata/runtime';
 import { DEFAULT_PII_EXTRA_KEYS, type PiiHasher, type Registry } from '@strata/schemas';
+import { createEventAcceptor, RETRY_AFTER_SECONDS } from './accept-events.js';
 import { authenticate, authenticatedKey, redactedUrl } from './authenticate.js';
 import { createBodyReader } from './body.js';
 import type { IngestConfig } from './config.js';
 import { createCors } from './cors.js';
-import { allowsLogType, createKeyRegistry, forbiddenLogTypeReason } from './keys.js';
+import { allowsLogType, createKeyRegistry, type Key } from './keys.js';
 import { serveOpenApi } from './openapi.js';
-import { createRateLimiter, sendRateLimited } from './rate-limit.js';
-import { prepareEvents } from './prepare.js';
-import { publishEvents } from './publish-events.js';
+import { createRateLimiter } from './rate-limit.js';
+import { SEGMENT_CALLS, segmentEvents, type SegmentCall } from './segment.js';
 import type { EventPublisher } from './publisher.js';
 
 export interface IngestDeps {
@@ -28,8 +28,15 @@ export interface IngestDeps {
   stopping?: () => boolean;
 }
 
-/** Seconds a producer should wait before retrying after Pub/Sub refused a publish. */
-const RETRY_AFTER_SECONDS = '5';
+/**
+ * Segment's HTTP Tracking API routes (`POST /v1/<route>`), beside ingest's own /v1/events, and the
+ * one-letter paths analytics.js posts to (`/v1/t` for track, …, `/v1/b` for its batches).
+ */
+const SEGMENT_ROUTES: ReadonlyArray<SegmentCall | 'batch'> = [...SEGMENT_CALLS, 'batch'];
+const SEGMENT_PATHS: ReadonlyArray<[path: string, route: SegmentCall | 'batch']> = SEGMENT_ROUTES.flatMap((route) => [
+  [`/v1/${route}`, route],
+  [`/v1/${route[0]}`, route],
+] as Array<[string, SegmentCall | 'batch']>);
 
 export function createApp(deps: IngestDeps): Express {
   const { config, registry, publisher, hash, logger, newId, now = () => new Date(), stopping = () => false } = deps;
@@ -42,94 +49,52 @@ export function createApp(deps: IngestDeps): Express {
   const keys = createKeyRegistry(config.keys);
   const cors = createCors(keys.origins);
   const limiter = createRateLimiter();
+  const accept = createEventAcceptor({ config, publisher, pii, piiKeyId: hash.keyId, limiter, newId, now });
+  // Segment bodies are JSON objects ({batch: […]} or one call), not event arrays.
+  const segmentBody = createBodyReader({ maxBodyBytes: config.maxBodyBytes, maxDecodedBytes: config.maxDecodedBytes }, 'json');
+  // Never the key itself: it may be in the query string (sendBeacon).
+  const requestLogger = (req: Request, key: Key) =>
+    logger.child({ ...traceFields(req.get('x-cloud-trace-context'), config.projectId), key: key.name, url: redactedUrl(req) });
 
   const refuseStopping = refuseWhileStopping(stopping, 'ingest is shutting down; retry in a few seconds', Number(RETRY_AFTER_SECONDS));
   app.options('/v1/events', cors.preflight);
   // CORS headers first, so an allowed page can read its 401, 403 and 429 answers too.
   app.post('/v1/events', refuseStopping, cors.headers, authenticate(keys), limiter.admit, body, async (req, res) => {
     const key = authenticatedKey(res);
-    // Never the key itself: it may be in the query string (sendBeacon).
-    const log = logger.child({ ...traceFields(req.get('x-cloud-trace-context'), config.projectId), key: key.name, url: redactedUrl(req) });
-    const forbidden = forbiddenIndex(req.body, (logType) => allowsLogType(key, logType));
-    if (forbidden) {
-      sendError(res, 403, 'forbidden_log_type', `event ${forbidden.index}: ${forbiddenLogTypeReason(key, forbidden.logType)}`, { index: forbidden.index });
-      return;
-    }
-    const prepared = prepareEvents(req.body, {
+    const accepted = await accept({
+      res,
+      key,
+      events: req.body,
       registry: await registry.current(),
-      pii,
-      newId,
-      now,
-      maxEvents: config.maxEventsPerRequest,
-      window: config.eventTimeWindow,
-      defaultSource: key.name,
+      log: requestLogger(req, key),
+      atomic: req.query.atomic === 'true' || req.get('strata-atomic') === 'true',
     });
-    if (!prepared.ok) {
-      signal(log, 'ingest.request_rejected', { errors: prepared.errors.length, status: 400 });
-      sendError(res, 400, 'invalid_request', prepared.errors[0]!.message, { errors: prepared.errors });
-      return;
-    }
-    const { events, rejected } = prepared;
-    // Every event counts against the key's rate, the rejected ones too: they are published to quarantine.
-    const rate = await limiter.consumeEvents(key, events.length + rejected.length);
-    if (!rate.ok) {
-      sendRateLimited(res, key, rate.retryAfterSeconds);
-      return;
-    }
-    // Atomic: all or nothing, for producers that would rather fix and resend the whole batch.
-    if (rejected.length > 0 && (req.query.atomic === 'true' || req.get('strata-atomic') === 'true')) {
-      const errors = rejected.flatMap((r) => r.errors.map((e) => ({ index: r.index, ...e })));
-      signal(log, 'ingest.events_rejected', { rejected: rejected.length, quarantined: false });
-      sendError(res, 400, 'invalid_events', `${rejected.length} of ${events.length + rejected.length} events are invalid; nothing was published (atomic)`, { errors });
-      return;
-    }
-    const total = events.length + rejected.length;
-    // Index-aligned with the request; null for an event that was not accepted.
-    const eventIds: Array<string | null> = Array.from({ length: total }, () => null);
-    for (const e of events) eventIds[e.index] = e.eventId;
-    const report = await publishEvents(events, rejected, publisher, hash.keyId);
-    if (report.kind === 'too_large') {
-      signal(log, 'ingest.request_rejected', { errors: report.errors.length, status: 413 });
-      sendError(res, 413, 'event_too_large', report.errors[0]!.message, { errors: report.errors });
-      return;
-    }
-    if (report.kind === 'partial') {
-      // Not everything is durable, so the request is not accepted. What was published is in
-      // Pub/Sub already: the answer lists every event_id, so a retry that sends the events again
-      // with these ids is removed by dedup instead of becoming a second row.
-      const published = total - report.unpublished.length;
-      signal(log, 'ingest.publish_failed', { published, messages: report.messages, failedMessages: report.failedMessages }, { err: report.error });
-      res.set('retry-after', RETRY_AFTER_SECONDS);
-      sendError(
-        res,
-        503,
-        'unavailable',
-        published === 0
-          ? 'could not publish to Pub/Sub; nothing was accepted, retry later'
-          : `could not publish ${report.unpublished.length} of ${total} events to Pub/Sub; retry the request with the event_ids given, so the ${published} already published are deduplicated`,
-        { published, event_ids: eventIds, unpublished: report.unpublished },
-      );
-      return;
-    }
-    // Declared signals (runtime/src/signals.ts): the local counters and the log-based metrics count them.
-    signal(log, 'ingest.events_accepted', { accepted: events.length, published: events.length, messages: report.messages });
-    if (rejected.length > 0) signal(log, 'ingest.events_rejected', { rejected: rejected.length, quarantined: true });
-    res.status(202).json({ accepted: events.length, event_ids: eventIds, rejected: rejected.map((r) => ({ index: r.index, errors: r.errors })) });
+    if (!accepted) return;
+    res.status(202).json({ accepted: accepted.accepted, event_ids: accepted.eventIds, rejected: accepted.rejected.map((r) => ({ index: r.index, errors: r.errors })) });
   });
+
+  // Segment's HTTP Tracking API (segment.ts): unmodified Segment SDKs send here with `host` set to
+  // ingest. The body is read before authenticate, which may find the write key in it.
+  for (const [path, route] of SEGMENT_PATHS) {
+    app.options(path, cors.preflight);
+    app.post(path, refuseStopping, cors.headers, segmentBody, authenticate(keys, { writeKeyInBody: true }), limiter.admit, async (req, res) => {
+      const key = authenticatedKey(res);
+      const current = await registry.current();
+      const mapped = segmentEvents(route, req.body, { registry: current, receivedAt: now(), mayWrite: (logType) => allowsLogType(key, logType) });
+      if (!mapped.ok) {
+        sendError(res, 400, mapped.code, mapped.reason);
+        return;
+      }
+      const accepted = await accept({ res, key, events: mapped.events, registry: current, log: requestLogger(req, key), atomic: false });
+      // What Segment answers for every call it takes, invalid ones included (Strata quarantines
+      // those); its SDKs read only the status.
+      if (accepted) res.status(200).json({ success: true });
+    });
+  }
 
   app.get('/openapi.json', serveOpenApi(registry));
   app.get('/healthz', healthz(stopping));
-  app.use(notFound('the endpoints are POST /v1/events, GET /openapi.json and GET /healthz'));
+  app.use(notFound(`the endpoints are POST /v1/events, the Segment API (POST /v1/${SEGMENT_ROUTES.join(', /v1/')}), GET /openapi.json and GET /healthz`));
   app.use(jsonErrors(logger));
   return app;
-}
-
-/** The first event naming a log type the key may not write: the whole request is refused (403). */
-function forbiddenIndex(body: unknown, allowed: (logType: string) => boolean): { index: number; logType: string } | undefined {
-  if (!Array.isArray(body)) return undefined;
-  for (let index = 0; index < body.length; index++) {
-    const logType = (body[index] as { log_type?: unknown } | null)?.log_type;
-    if (typeof logType === 'string' && !allowed(logType)) return { index, logType };
-  }
-  return undefined;
 }

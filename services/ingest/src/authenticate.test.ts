@@ -45,12 +45,20 @@ describe('authenticate', () => {
     ['an empty X-API-Key', (r: request.Test) => r.set('x-api-key', ''), 'missing API key'],
     ['an unknown key', (r: request.Test) => r.set('x-api-key', 'guess'), 'unknown API key'],
     ['the key hash itself', (r: request.Test) => r.set('x-api-key', keyDigest('server-key')), 'unknown API key'],
-    ['Basic auth', (r: request.Test) => r.set('authorization', 'Basic c2VydmVyLWtleQ=='), 'must be "Bearer <key>"'],
+    ['a scheme other than Bearer and Basic', (r: request.Test) => r.set('authorization', 'Token server-key'), 'must be "Bearer <key>" or "Basic'],
+    ['Basic credentials that are not base64', (r: request.Test) => r.set('authorization', 'Basic server-key!'), 'must be "Bearer <key>" or "Basic'],
+    ['Basic credentials without a user name', (r: request.Test) => r.set('authorization', `Basic ${Buffer.from(':server-key').toString('base64')}`), 'empty user name'],
     ['two different keys', (r: request.Test) => r.set('authorization', 'Bearer server-key').set('x-api-key', 'browser-key'), 'different keys in Authorization and X-API-Key'],
   ])('answers 401 unauthenticated for %s, saying why', async (_what, present, reason) => {
     const res = await present(request(app).post('/v1/events'));
     expect(res.status).toBe(401);
     expect(res.body).toEqual({ error: 'unauthenticated', reason: expect.stringContaining(reason) });
+  });
+
+  it('accepts Basic auth with the key as the user name, as Segment SDKs send it', async () => {
+    const res = await request(app).post('/v1/events').set('authorization', `Basic ${Buffer.from('server-key:').toString('base64')}`);
+    expect(res.status).toBe(200);
+    expect(res.body.key).toMatchObject({ name: 'orders-service' });
   });
 
   it('refuses a repeated ?key', async () => {

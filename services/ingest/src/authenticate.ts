@@ -1,24 +1,34 @@
 import type { Request, RequestHandler, Response } from 'express';
-import { sendError } from '@strata/runtime';
+import { isBase64, isObject, sendError } from '@strata/runtime';
 import type { Key, KeyRegistry } from './keys.js';
 
 /** Where a key may be presented, in the order they are read. */
-type KeySource = 'Authorization' | 'X-API-Key' | '?key' | '?api_key';
+type KeySource = 'Authorization' | 'X-API-Key' | '?key' | '?api_key' | 'writeKey';
 
 type Presented = { ok: true; key: string | undefined } | { ok: false; reason: string };
 
+export interface AuthenticateOptions {
+  /**
+   * Also read the key from the body's `writeKey` (Segment's HTTP API takes it there as well as in
+   * Basic auth). The body must have been read before authenticate() runs.
+   */
+  writeKeyInBody?: boolean;
+}
+
 /**
- * Reads the key from `Authorization: Bearer <key>`, `X-API-Key`, or `?key=` — navigator.sendBeacon
- * cannot set headers, so browsers sending on page hide need the query. `?api_key=` is what ingest
- * read before keys had identities; it is kept so deployed pages keep working.
+ * Reads the key from `Authorization: Bearer <key>`, `Authorization: Basic` with the key as the user
+ * name (what Segment's SDKs send: base64 of `<write key>:`), `X-API-Key`, or `?key=` —
+ * navigator.sendBeacon cannot set headers, so browsers sending on page hide need the query.
+ * `?api_key=` is what ingest read before keys had identities; it is kept so deployed pages keep
+ * working.
  */
-function presentedKey(req: Request): Presented {
+function presentedKey(req: Request, options: AuthenticateOptions): Presented {
   const found: Array<[KeySource, string]> = [];
   const authorization = req.get('authorization');
   if (authorization !== undefined) {
-    const bearer = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
-    if (!bearer) return { ok: false, reason: 'the Authorization header must be "Bearer <key>"' };
-    found.push(['Authorization', bearer[1]!]);
+    const key = authorizationKey(authorization);
+    if (!key.ok) return key;
+    found.push(['Authorization', key.key]);
   }
   const header = req.get('x-api-key');
   if (header !== undefined && header !== '') found.push(['X-API-Key', header]);
@@ -29,11 +39,30 @@ function presentedKey(req: Request): Presented {
     if (typeof value !== 'string') return { ok: false, reason: `the ${name} query parameter must be given once` };
     found.push([source, value]);
   }
+  if (options.writeKeyInBody) {
+    const writeKey = isObject(req.body) ? req.body.writeKey : undefined;
+    if (typeof writeKey === 'string' && writeKey !== '') found.push(['writeKey', writeKey]);
+  }
   const distinct = new Set(found.map(([, key]) => key));
   if (distinct.size > 1) {
     return { ok: false, reason: `the request carries different keys in ${found.map(([source]) => source).join(' and ')}; send one key` };
   }
   return { ok: true, key: found[0]?.[1] };
+}
+
+/** The key in an Authorization header: a Bearer token, or the user name of Basic credentials (RFC 7617). */
+function authorizationKey(header: string): { ok: true; key: string } | { ok: false; reason: string } {
+  const bearer = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+  if (bearer) return { ok: true, key: bearer[1]! };
+  const basic = /^Basic[ \t]+(\S+)[ \t]*$/i.exec(header);
+  const refused = { ok: false, reason: 'the Authorization header must be "Bearer <key>" or "Basic <base64 of key:>" (the key as the user name, as Segment SDKs send it)' } as const;
+  if (!basic || !isBase64(basic[1]!)) return refused;
+  const credentials = Buffer.from(basic[1]!, 'base64').toString('utf8');
+  // The password is ignored: Segment sends the write key as the user name and an empty password.
+  const colon = credentials.indexOf(':');
+  const user = colon === -1 ? credentials : credentials.slice(0, colon);
+  if (user === '') return { ok: false, reason: 'the Basic credentials have an empty user name; send the key as the user name ("<key>:")' };
+  return { ok: true, key: user };
 }
 
 /**
@@ -57,15 +86,15 @@ function presentedKey(req: Request): Presented {
  * On success `res.locals.key` is the {@link Key} (read it with {@link authenticatedKey}). The key
  * text is never logged or echoed; use {@link redactedUrl} for request logs.
  */
-export function authenticate(registry: KeyRegistry): RequestHandler {
+export function authenticate(registry: KeyRegistry, options: AuthenticateOptions = {}): RequestHandler {
   return (req, res, next) => {
-    const presented = presentedKey(req);
+    const presented = presentedKey(req, options);
     if (!presented.ok) {
       sendError(res, 401, 'unauthenticated', presented.reason);
       return;
     }
     if (presented.key === undefined) {
-      sendError(res, 401, 'unauthenticated', 'missing API key: send "Authorization: Bearer <key>", an X-API-Key header, or ?key=<key> (sendBeacon)');
+      sendError(res, 401, 'unauthenticated', 'missing API key: send "Authorization: Bearer <key>", an X-API-Key header, Basic auth with the key as the user name (Segment), or ?key=<key> (sendBeacon)');
       return;
     }
     const key = registry.lookup(presented.key);

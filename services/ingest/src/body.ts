@@ -56,7 +56,14 @@ type Result<T> = { ok: true; value: T } | Refusal;
 
 const refuse = (status: number, code: string, reason: string, details?: Record<string, unknown>): Refusal => ({ ok: false, status, code, reason, details });
 
-export function createBodyReader(limits: BodyLimits): RequestHandler {
+/**
+ * `events` (the default): `req.body` is the events, as described above. `json`: `req.body` is the
+ * body's one JSON value, whatever its shape (the Segment routes read their own call objects,
+ * see segment.ts); the same limits, encodings and UTF-8 rules apply.
+ */
+export type BodyShape = 'events' | 'json';
+
+export function createBodyReader(limits: BodyLimits, shape: BodyShape = 'events'): RequestHandler {
   return (req, res, next) => {
     const answer = (refusal: Refusal): void => {
       if (refusal.close) res.set('connection', 'close');
@@ -70,7 +77,7 @@ export function createBodyReader(limits: BodyLimits): RequestHandler {
     readBody(req, headers.value.coding, limits).then(
       (bytes) => {
         if (!bytes.ok) return answer(bytes);
-        const events = parseEvents(bytes.value, headers.value.format);
+        const events = shape === 'json' ? parseValue(bytes.value) : parseEvents(bytes.value, headers.value.format);
         if (!events.ok) return answer(events);
         req.body = events.value;
         next();
@@ -249,7 +256,7 @@ function isZlibHeader(bytes: Buffer): boolean {
 // fatal: invalid UTF-8 is refused rather than stored as U+FFFD. A leading BOM is dropped.
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-function parseEvents(bytes: Buffer, format: Format): Result<unknown[]> {
+function decodeText(bytes: Buffer): Result<string> {
   let text: string;
   try {
     text = utf8.decode(bytes);
@@ -258,6 +265,21 @@ function parseEvents(bytes: Buffer, format: Format): Result<unknown[]> {
     return refuse(400, 'invalid_utf8', `body is not valid UTF-8 at byte offset ${offset} (counted after any Content-Encoding is decoded)`, { offset });
   }
   if (text.trim() === '') return refuse(400, 'empty_body', 'body is empty; send a JSON array of events, a batch object or NDJSON');
+  return { ok: true, value: text };
+}
+
+/** The body as one JSON value, for routes that read their own shape. */
+function parseValue(bytes: Buffer): Result<unknown> {
+  const text = decodeText(bytes);
+  if (!text.ok) return text;
+  const parsed = tryParse(text.value);
+  return parsed.ok ? parsed : refuse(400, 'invalid_json', `body is not valid JSON: ${parsed.message}`);
+}
+
+function parseEvents(bytes: Buffer, format: Format): Result<unknown[]> {
+  const decoded = decodeText(bytes);
+  if (!decoded.ok) return decoded;
+  const text = decoded.value;
   if (format === 'json') return parseJson(text);
   if (format === 'ndjson') return parseNdjson(text);
   return sniff(text);

@@ -574,7 +574,7 @@ const unknownLogTypes: fc.Arbitrary<Case> = fc
     version: fc.oneof(fc.constant(undefined), fc.constantFrom(3, 999_999, 1_000_001, 2 ** 53)),
     how: framing,
   })
-  .filter(({ logType }) => !['user_action', 'order_event', 'seller_action', 'impression'].includes(logType))
+  .filter(({ logType }) => !['user_action', 'order_event', 'seller_action', 'impression', 'segment_track', 'segment_page', 'segment_identify'].includes(logType))
   .map(({ logType, version, how }): Case => {
     const { headers, text } = frame(JSON.stringify(validEvent({ log_type: logType, ...(version ? { schema_version: version } : {}) })), how, true);
     return { headers, body: bytes(text), expect: { kind: 'events', total: 2, rejected: [0], path: '/log_type' } };
