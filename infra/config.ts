@@ -25,6 +25,8 @@ export interface StrataConfig {
   piiHashKeyId: string | undefined;
   scaling: Record<'ingest' | 'writer' | 'curator', { minInstances: number; maxInstances: number }>;
   curatorSchedule: string;
+  /** Cron (UTC) of the curator's POST /replay of quarantine; undefined: no scheduled replay. */
+  replaySchedule: string | undefined;
   curatorRunBudgetSeconds: number;
   databaseTier: string;
   databaseAvailabilityType: 'ZONAL' | 'REGIONAL';
@@ -119,6 +121,10 @@ export function loadStrataConfig(strata: ConfigSource = fromPulumi('strata'), gc
   if (curatorSchedule.trim().split(/\s+/).length !== 5) {
     throw new StrataConfigError(`strata:curatorSchedule "${curatorSchedule}" is not a five-field cron expression`);
   }
+  const replaySchedule = strata.get('replaySchedule')?.trim() || undefined;
+  if (replaySchedule !== undefined && replaySchedule.split(/\s+/).length !== 5) {
+    throw new StrataConfigError(`strata:replaySchedule "${replaySchedule}" is not a five-field cron expression (or empty for none)`);
+  }
 
   const databaseAvailabilityType = str('databaseAvailabilityType', 'ZONAL');
   if (databaseAvailabilityType !== 'ZONAL' && databaseAvailabilityType !== 'REGIONAL') {
@@ -160,6 +166,7 @@ export function loadStrataConfig(strata: ConfigSource = fromPulumi('strata'), gc
     piiHashKeyId,
     scaling: { ingest: scaling('ingest', 0, 20), writer: scaling('writer', 0, 20), curator: scaling('curator', 0, 3) },
     curatorSchedule,
+    replaySchedule,
     // Scheduler's attempt deadline is at most 30 min; the run budget must leave room under it.
     curatorRunBudgetSeconds: int('curatorRunBudgetSeconds', 150, 10, 1500),
     databaseTier: str('databaseTier', 'db-custom-1-3840'),

@@ -73,6 +73,8 @@ describe('infra program (index.ts under mocks)', () => {
           `strata-functions | roles/artifactregistry.writer | ${SA('builder')}`,
           `project:${PROJECT} | roles/logging.logWriter | ${SA('builder')}`,
           `strata-events | roles/pubsub.publisher | ${SA('ingest')}`,
+          // Replay republishes kept events as ingest would.
+          `strata-events | roles/pubsub.publisher | ${SA('curator')}`,
           `strata-events-dead-letter | roles/pubsub.publisher | ${AGENT}`,
           `strata-events-writer-push | roles/pubsub.subscriber | ${AGENT}`,
           `projects/${PROJECT}/serviceAccounts/strata-push@${PROJECT}.iam.gserviceaccount.com | roles/iam.serviceAccountTokenCreator | ${AGENT}`,

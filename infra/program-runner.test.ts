@@ -95,7 +95,7 @@ describe('the program under @pulumi/pulumi’s own runner', () => {
     expect(counts).toEqual(EXPECTED_RESOURCE_COUNTS);
     const custom = Object.entries(EXPECTED_RESOURCE_COUNTS).filter(([t]) => !t.startsWith('strata:index:')).reduce((n, [, c]) => n + c, 0);
     expect(engine.registrations.filter((r) => r.custom).length).toBe(custom);
-    expect(custom).toBe(129);
+    expect(custom).toBe(136);
     expect(engine.invokes.map((i) => i.token)).toContain('gcp:organizations/getProject:getProject');
   });
 

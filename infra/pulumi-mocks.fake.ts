@@ -117,15 +117,15 @@ export const EXPECTED_RESOURCE_COUNTS: Record<string, number> = {
   'gcp:cloudrunv2/serviceIamMember:ServiceIamMember': 3,
   'gcp:pubsub/topic:Topic': 2,
   'gcp:pubsub/subscription:Subscription': 2,
-  'gcp:pubsub/topicIAMMember:TopicIAMMember': 2,
+  'gcp:pubsub/topicIAMMember:TopicIAMMember': 3,
   'gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember': 1,
   'gcp:serviceaccount/iAMMember:IAMMember': 1,
   'gcp:cloudscheduler/job:Job': 1,
-  // BigQuery: raw and curated datasets, the BigLake connection, 4 event tables + 4 dedup views +
+  // BigQuery: raw and curated datasets, the BigLake connection, 7 event tables + 7 dedup views +
   // 7 curated tables + 7 live views, the live views authorized on the raw dataset.
   'gcp:bigquery/dataset:Dataset': 2,
   'gcp:bigquery/connection:Connection': 1,
-  'gcp:bigquery/table:Table': 22,
+  'gcp:bigquery/table:Table': 28,
   'gcp:bigquery/datasetAccess:DatasetAccess': 7,
   // Monitoring: log-based metrics, alert policies, one dashboard.
   'gcp:logging/metric:Metric': 12,

@@ -120,7 +120,8 @@ export function createStrata(config: StrataConfig, bundles: Record<ServiceName, 
       curator: {
         serviceAccountEmail: ids.accounts.curator.email,
         env: env.curator,
-        secretEnv: { DATABASE_URL: secrets.refs.databaseUrl },
+        // The registry is the same database: replay validates against what ingest and the writer serve.
+        secretEnv: { DATABASE_URL: secrets.refs.databaseUrl, SCHEMA_REGISTRY_DATABASE_URL: secrets.refs.databaseUrl },
         secretFiles: [dbCaFile],
         invokers: [ids.members.scheduler],
         ...config.scaling.curator,
@@ -139,7 +140,8 @@ export function createStrata(config: StrataConfig, bundles: Record<ServiceName, 
     pushAudience: env.writer.PUSH_AUDIENCE!,
     pushServiceAccount: { email: ids.accounts.push.email, name: ids.accounts.push.name },
     flushMaxAgeMs: config.flushMaxAgeMs,
-    publishers: [ids.members.ingest],
+    // Ingest, and the curator's replay: both publish PII-protected events marked pii_protected (README, PII).
+    publishers: [ids.members.ingest, ids.members.curator],
     dependsOn: after,
   });
 
@@ -151,6 +153,7 @@ export function createStrata(config: StrataConfig, bundles: Record<ServiceName, 
     audience: env.curator.SCHEDULER_AUDIENCE!,
     serviceAccountEmail: ids.accounts.scheduler.email,
     attemptDeadlineSeconds: timings.attemptDeadlineSeconds,
+    ...(config.replaySchedule === undefined ? {} : { replay: { schedule: config.replaySchedule, url: pulumi.interpolate`${services.urls.curator}/replay` } }),
     dependsOn: after,
   });
 

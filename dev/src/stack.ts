@@ -6,7 +6,7 @@ import { ackDeadlineSecondsFor, PUSH_DELIVERY } from '@strata/schemas';
 import { INGEST_NODE_OPTIONS } from '@strata/ingest/node-options';
 import { WRITER_NODE_OPTIONS } from '@strata/writer/node-options';
 import { startGcsEmulator } from './gcs-emulator/index.js';
-import { LOCAL, defaultDataDir, pubsubDir } from './local-config.js';
+import { LOCAL, defaultDataDir, localIngestKeys, pubsubDir } from './local-config.js';
 import { createOidcIssuer } from './oidc-issuer.js';
 import { freePort } from './free-port.js';
 import { PGLITE_POOL_MAX, startPgliteServer } from './postgres/index.js';
@@ -37,6 +37,15 @@ export interface StackOptions {
   pushConcurrency?: number;
   /** More writer environment (e.g. FLUSH_QUIET_MS), applied over the defaults above. */
   writerEnv?: Record<string, string>;
+  /**
+   * Serve the schema versions published to the stack's database (`npm run schemas:publish`), as in
+   * the cloud: ingest, the writer and the curator's replay read its schema_registry table and
+   * serve a new version within this many ms. Off when absent (bundled schemas only). Needs a real
+   * PostgreSQL (`databaseUrl`): PGlite serves one session, which the curator holds.
+   */
+  schemaRegistryTtlMs?: number;
+  /** Origins added to the local-dev key's allowed origins (tests serving browser pages on free ports). */
+  browserOrigins?: string[];
   logLevel?: string;
 }
 
@@ -184,10 +193,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const ackDeadlineSeconds = options.ackDeadlineSeconds ?? ackDeadlineSecondsFor(flushMaxAgeMs);
     await createCloudResources(clientEnv, urls.writer, ackDeadlineSeconds);
 
+    if (options.schemaRegistryTtlMs !== undefined && !options.databaseUrl) throw new Error('schemaRegistryTtlMs needs a real PostgreSQL (databaseUrl): PGlite serves one session');
+    const registry: Record<string, string> =
+      options.schemaRegistryTtlMs === undefined ? {} : { SCHEMA_REGISTRY_DATABASE_URL: options.databaseUrl!, SCHEMA_REGISTRY_TTL_MS: String(options.schemaRegistryTtlMs) };
     // A fixed local secret: hashes stay stable across restarts of the local stack (never used in the cloud).
-    const common = { ...clientEnv, LOG_LEVEL: options.logLevel ?? 'info', OIDC_CERTS_URL: pubsubEmulator.certsUrl, PII_HASH_SECRET: LOCAL.piiHashSecret };
+    const common = { ...clientEnv, ...registry, LOG_LEVEL: options.logLevel ?? 'info', OIDC_CERTS_URL: pubsubEmulator.certsUrl, PII_HASH_SECRET: LOCAL.piiHashSecret };
     const envs: Record<ServiceName, Record<string, string>> = {
-      ingest: { ...common, PORT: String(ports.ingest), PUBSUB_TOPIC: LOCAL.topic, INGEST_KEYS: LOCAL.ingestKeys, NODE_OPTIONS: INGEST_NODE_OPTIONS },
+      ingest: { ...common, PORT: String(ports.ingest), PUBSUB_TOPIC: LOCAL.topic, INGEST_KEYS: localIngestKeys(options.browserOrigins), NODE_OPTIONS: INGEST_NODE_OPTIONS },
       writer: {
         ...common,
         PORT: String(ports.writer),
@@ -211,6 +223,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         SCHEDULER_AUDIENCE: `${urls.curator}/run`,
         SCHEDULER_SERVICE_ACCOUNT: LOCAL.schedulerServiceAccount,
         CURATOR_WORK_DIR: join(dataDir, 'curator-work'),
+        // Replay publishes where ingest does.
+        PUBSUB_TOPIC: LOCAL.topic,
       },
     };
 

@@ -56,7 +56,7 @@ const stack = await startStack({
   logLevel: process.env.LOG_LEVEL,
 });
 // Tools run from another terminal (npm run erase) find the emulator and the database here.
-announceRunningStack(stack.dataDir, { pid: process.pid, gcs: stack.urls.gcs, database: stack.urls.database });
+announceRunningStack(stack.dataDir, { pid: process.pid, gcs: stack.urls.gcs, database: stack.urls.database, pubsub: stack.urls.pubsub });
 
 const now = new Date().toISOString();
 console.log(`

@@ -19,7 +19,7 @@ export interface BusArgs {
   pushServiceAccount: { email: pulumi.Input<string>; name: pulumi.Input<string> };
   /** The writer's FLUSH_MAX_AGE_MS: the ack deadline is derived from it. */
   flushMaxAgeMs: number;
-  /** Members that may publish events (ingest). */
+  /** Members that may publish events (ingest, and the curator for replay). */
   publishers: pulumi.Input<string>[];
   dependsOn: pulumi.Resource[];
 }

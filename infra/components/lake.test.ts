@@ -13,6 +13,7 @@ describe('lifecycleRulesFor', () => {
       { action: { type: 'Delete' }, condition: { age: 90, matchesPrefixes: ['quarantine/'] } },
       { action: { type: 'SetStorageClass', storageClass: 'NEARLINE' }, condition: { age: 30, matchesPrefixes: ['dead-letter/'], matchesStorageClasses: ['STANDARD'] } },
       { action: { type: 'Delete' }, condition: { age: 90, matchesPrefixes: ['dead-letter/'] } },
+      { action: { type: 'Delete' }, condition: { age: 90, matchesPrefixes: ['replayed/'] } },
     ]);
   });
 
@@ -39,7 +40,7 @@ describe('Lake', () => {
   it('is private: uniform access, public access prevented, no versioning', () => {
     const bucket = created.find((r) => r.type === 'gcp:storage/bucket:Bucket')!.inputs;
     expect(bucket).toMatchObject({ name: 'strata-lake-test', location: 'europe-west4', uniformBucketLevelAccess: true, publicAccessPrevention: 'enforced' });
-    expect(bucket.lifecycleRules).toHaveLength(7);
+    expect(bucket.lifecycleRules).toHaveLength(8);
   });
 
   it('lets the writer create objects only and the curator use them, nothing more', () => {

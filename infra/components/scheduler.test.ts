@@ -23,9 +23,11 @@ describe('CuratorSchedule', () => {
       audience: 'https://c.example/run',
       serviceAccountEmail: 'scheduler@x',
       attemptDeadlineSeconds: 180,
+      replay: { schedule: '17 * * * *', url: 'https://c.example/replay' },
       dependsOn: [],
     });
     await valueOf(schedule.job.name);
+    await valueOf(schedule.replayJob!.name);
   });
 
   it('POSTs /run every 5 minutes with an OIDC token, a 180 s deadline and retries', () => {
@@ -36,5 +38,14 @@ describe('CuratorSchedule', () => {
       retryConfig: { retryCount: 2 },
       httpTarget: { httpMethod: 'POST', uri: 'https://c.example/run', oidcToken: { serviceAccountEmail: 'scheduler@x', audience: 'https://c.example/run' } },
     });
+  });
+
+  it('POSTs /replay {"from":"quarantine"} hourly with the same token, when asked', () => {
+    const job = created.find((r) => r.type === 'gcp:cloudscheduler/job:Job' && r.inputs.name === 'strata-curator-replay')!;
+    expect(job.inputs).toMatchObject({
+      schedule: '17 * * * *',
+      httpTarget: { httpMethod: 'POST', uri: 'https://c.example/replay', headers: { 'Content-Type': 'application/json' }, oidcToken: { serviceAccountEmail: 'scheduler@x', audience: 'https://c.example/run' } },
+    });
+    expect(JSON.parse(Buffer.from(String((job.inputs.httpTarget as { body: string }).body), 'base64').toString())).toEqual({ from: 'quarantine' });
   });
 });

@@ -27,12 +27,22 @@ export interface CuratorScheduleArgs {
   audience: pulumi.Input<string>;
   serviceAccountEmail: pulumi.Input<string>;
   attemptDeadlineSeconds: number;
+  /**
+   * A second job, `POST /replay {"from": "quarantine"}` on this cron (UTC), with the same token:
+   * quarantined events that pass the registry now (a version published since) are republished.
+   * Absent: no scheduled replay (`npm run replay` still works).
+   */
+  replay?: { schedule: string; url: pulumi.Input<string> };
   dependsOn: pulumi.Resource[];
 }
 
-/** Cloud Scheduler fires `POST /run` on the curator with an OIDC token signed as the scheduler account. */
+/** What the scheduled replay asks for: quarantine, all of it (a marker keeps each record to one replay). */
+export const SCHEDULED_REPLAY_BODY = { from: 'quarantine' } as const;
+
+/** Cloud Scheduler fires `POST /run` (and, when asked, `POST /replay`) on the curator with an OIDC token signed as the scheduler account. */
 export class CuratorSchedule extends pulumi.ComponentResource {
   readonly job: gcp.cloudscheduler.Job;
+  readonly replayJob: gcp.cloudscheduler.Job | undefined;
 
   constructor(name: string, args: CuratorScheduleArgs, opts?: pulumi.ComponentResourceOptions) {
     super('strata:index:CuratorSchedule', name, {}, opts);
@@ -56,6 +66,31 @@ export class CuratorSchedule extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: args.dependsOn },
     );
-    this.registerOutputs({ job: this.job.name });
+    this.replayJob = args.replay
+      ? new gcp.cloudscheduler.Job(
+          'curator-replay',
+          {
+            project: args.project,
+            region: args.region,
+            name: 'strata-curator-replay',
+            description: 'Strata curator: replay of quarantined events that pass the registry now',
+            schedule: args.replay.schedule,
+            timeZone: 'Etc/UTC',
+            attemptDeadline: `${args.attemptDeadlineSeconds}s`,
+            // A refused publish answers 500; a retry resends only what was not marked (and dedup covers the rest).
+            retryConfig: { retryCount: 2, minBackoffDuration: '30s', maxBackoffDuration: '120s', maxDoublings: 2 },
+            httpTarget: {
+              httpMethod: 'POST',
+              uri: args.replay.url,
+              headers: { 'Content-Type': 'application/json' },
+              // Scheduler takes the body base64-encoded.
+              body: Buffer.from(JSON.stringify(SCHEDULED_REPLAY_BODY)).toString('base64'),
+              oidcToken: { serviceAccountEmail: args.serviceAccountEmail, audience: args.audience },
+            },
+          },
+          { parent: this, dependsOn: args.dependsOn },
+        )
+      : undefined;
+    this.registerOutputs({ job: this.job.name, replayJob: this.replayJob?.name });
   }
 }

@@ -54,6 +54,8 @@ describe('serviceEnvironments', () => {
       lakeBucket: 'strata-lake-test',
       schedulerAudience: 'https://europe-west4-strata-test.cloudfunctions.net/strata-curator/run',
       schedulerServiceAccount: settings.schedulerServiceAccountEmail,
+      // Replay publishes where ingest does.
+      topic: ingest.topic,
     });
     expect(curator.curation.runBudgetMs).toBe(150_000);
   });

@@ -115,6 +115,8 @@ export function serviceEnvironments(s: EnvironmentSettings): Record<ServiceName,
       SCHEDULER_AUDIENCE: `${functionUrl(s.project, s.region, 'curator')}/run`,
       SCHEDULER_SERVICE_ACCOUNT: s.schedulerServiceAccountEmail,
       CURATOR_RUN_BUDGET_SECONDS: String(s.curatorRunBudgetSeconds),
+      // Replay republishes kept events to the events topic, as ingest publishes them.
+      PUBSUB_TOPIC: s.topicName,
       // One run per instance, holding one connection for its lock; room for a migration alongside.
       DATABASE_POOL_MAX: '5',
     },

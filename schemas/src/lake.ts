@@ -36,6 +36,13 @@ export const QUARANTINE_ROOT = 'quarantine';
 export const DEAD_LETTER_ROOT = 'dead-letter';
 
 /**
+ * Where replay (services/curator/src/replay.ts) marks what it has republished: one JSON object per
+ * record file, `replayed/<zone>/<the file's name below its zone>.json`, listing the records sent
+ * and when, so a second replay does not send them again. Markers hold ids and times, no event data.
+ */
+export const REPLAYED_ROOT = 'replayed';
+
+/**
  * How long each zone stays in which storage class: infra turns this into the bucket's lifecycle
  * rules. Raw events cool down (queries of old days are rare, and BigQuery reads every class);
  * quarantine and dead letters are kept long enough to fix a schema and replay, then deleted; curated files are small
@@ -61,6 +68,8 @@ export const LAKE_ZONES: readonly ZoneLifecycle[] = [
   },
   { prefix: `${QUARANTINE_ROOT}/`, transitions: [{ afterDays: 30, storageClass: 'NEARLINE' }], deleteAfterDays: 90 },
   { prefix: `${DEAD_LETTER_ROOT}/`, transitions: [{ afterDays: 30, storageClass: 'NEARLINE' }], deleteAfterDays: 90 },
+  // A marker is written after its record file, so it outlives the file it describes.
+  { prefix: `${REPLAYED_ROOT}/`, transitions: [], deleteAfterDays: 90 },
   { prefix: `${CURATED_ROOT}/`, transitions: [] },
 ];
 

@@ -9,19 +9,11 @@
  * report says what: run it again, an erasure is idempotent), 2 for bad arguments or configuration.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, createLogger } from '@strata/runtime';
-import { curatorJobEnvironment } from '@strata/dev/local-lake';
 import { renderTable } from '@strata/dev/table';
-import { loadJobConfig } from '../src/config.js';
 import { createEraser, readUserId, type ErasureReport } from '../src/erase.js';
-import { wireCuratorJobs } from '../src/wiring.js';
+import { fail, openCuratorJob } from './curator-job.js';
 
 const USAGE = 'usage: npm run erase -- --user-id <id>    (LAKE_BUCKET and DATABASE_URL for a deployed lake; the local stack without them)';
-
-function fail(code: number, message: string): never {
-  console.error(message);
-  process.exit(code);
-}
 
 function userIdFromArgs(): string {
   let values: { 'user-id'?: string; help?: boolean };
@@ -57,18 +49,7 @@ function print(report: ErasureReport, where: string): void {
 }
 
 const userId = userIdFromArgs();
-const job = await curatorJobEnvironment().catch((err: Error) => fail(2, err.message));
-let config: ReturnType<typeof loadJobConfig>;
-try {
-  // Quiet unless asked: the report is the output; warnings and errors go to stderr.
-  config = loadJobConfig({ LOG_LEVEL: 'warn', ...job.env });
-} catch (err) {
-  await job.close();
-  if (err instanceof ConfigError) fail(2, `${err.message}\n${USAGE}`);
-  throw err;
-}
-const logger = createLogger({ service: 'curator', level: config.logLevel }, process.stderr);
-const { deps, pool } = wireCuratorJobs(config, logger);
+const { job, deps, pool } = await openCuratorJob(USAGE);
 let exitCode = 0;
 try {
   const report = await createEraser(deps).erase(userId);

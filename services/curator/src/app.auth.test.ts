@@ -6,10 +6,11 @@ import { createOidcIssuer, serveCerts, type ServedCerts } from '@strata/dev/oidc
 import { createApp } from './app.js';
 import type { CurationSummary, Curator, RunScope } from './curate.js';
 import type { Eraser, ErasureReport } from './erase.js';
+import type { Replayer, ReplayReport } from './replay.js';
 
 /**
- * Who may start a curation pass or an erasure: only Cloud Scheduler's OIDC token, checked against
- * certs served like googleapis.com/oauth2/v1/certs. Curation and erasure are stand-ins here;
+ * Who may start a curation pass, an erasure or a replay: only Cloud Scheduler's OIDC token, checked against
+ * certs served like googleapis.com/oauth2/v1/certs. Curation, erasure and replay are stand-ins here;
  * app.integration.test.ts runs the real ones.
  */
 const audience = 'https://curator.strata.test/run';
@@ -27,7 +28,7 @@ afterAll(async () => {
 });
 
 function setup() {
-  // What was started: curation passes by scope, erasures by user id.
+  // What was started: curation passes by scope, erasures by user id, replays by zone.
   const runs: string[] = [];
   // Only what the app reads of a summary and a report.
   const curator: Curator = {
@@ -43,10 +44,18 @@ function setup() {
       return report as ErasureReport;
     },
   };
+  const replayer: Replayer = {
+    async replay(request) {
+      runs.push(`replay ${request.from}`);
+      const report: Partial<ReplayReport> = { from: request.from, errors: [] };
+      return report as ReplayReport;
+    },
+  };
   const app = createApp({
     config: { projectId: 'strata-test' },
     curator,
     eraser,
+    replayer,
     verifier: createOidcVerifier({ audience, serviceAccountEmail: schedulerEmail, certsUrl: certs.certsUrl }),
     logger: createLogger({ service: 'curator', level: 'silent' }),
   });
@@ -56,6 +65,7 @@ function setup() {
 describe.each([
   ['/run', {}, 'window'],
   ['/erase', { user_id: 'u-1' }, 'erase u-1'],
+  ['/replay', { from: 'quarantine' }, 'replay quarantine'],
 ])('POST %s', (path, body, started) => {
   it('starts for Cloud Scheduler\'s token', async () => {
     const { app, runs } = setup();
@@ -72,6 +82,20 @@ describe.each([
     expect(res.body).toEqual({ error: 'unauthenticated', reason: expect.stringMatching(reason) });
     // The reason says what failed; it does not echo the token (or its payload) back.
     expect(res.text).not.toMatch(/eyJ/);
+    expect(runs).toEqual([]);
+  });
+});
+
+describe('POST /replay', () => {
+  it.each([
+    [{ from: 'quarantine', log_type: 'user_action' }, /unknown field "log_type"/],
+    [{ from: 'events' }, /from must be "quarantine" or "dead-letter"/],
+    [{ from: 'dead-letter', since: 'yesterday' }, /since must be a day/],
+  ])('answers 400 for %j, and starts nothing', async (body, reason) => {
+    const { app, runs } = setup();
+    const res = await request(app).post('/replay').set('authorization', `Bearer ${await issuer.sign({ audience, email: schedulerEmail })}`).send(body);
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({ error: 'invalid_request', reason: expect.stringMatching(reason) });
     expect(runs).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@ import type pg from 'pg';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, createOidcVerifier } from '@strata/runtime';
-import { ROLLUPS } from '@strata/schemas';
+import { createRegistry, loadBundledSchemas, ROLLUPS } from '@strata/schemas';
 import { createOidcIssuer, serveCerts, type OidcIssuer, type ServedCerts } from '@strata/dev/oidc-issuer';
 import { resetTestDatabase, testDatabase, type TestDatabase } from '@strata/dev/postgres';
 import { createApp } from './app.js';
@@ -15,6 +15,8 @@ import { testCuratorDeps } from './curator-fixtures.js';
 import { objectNameFor, readRollup, userAction, userActionParquet } from './lake-fixtures.js';
 import { createMemoryLake, type MemoryLake } from './lake-store.js';
 import { migrate } from './migrate.js';
+import { createReplayer } from './replay.js';
+import { FakeReplayPublisher } from './replay-publisher.fake.js';
 import { createPool } from '@strata/runtime/postgres';
 
 const audience = 'https://curator.local/run';
@@ -49,6 +51,15 @@ describe('POST /run', () => {
       config: { projectId: 'strata-test' },
       curator: createCurator(deps),
       eraser: createEraser(deps),
+      replayer: createReplayer({
+        lake,
+        registry: async () => createRegistry(loadBundledSchemas()),
+        publisher: new FakeReplayPublisher(),
+        workDir,
+        eventWindow: deps.settings.eventWindow,
+        downloadConcurrency: 2,
+        logger,
+      }),
       verifier: createOidcVerifier({ audience, serviceAccountEmail: schedulerEmail, certsUrl: certs.certsUrl }),
       logger,
     });

@@ -3,11 +3,14 @@ import { healthz, isObject, jsonErrors, notFound, requireOidc, sendError, traceF
 import type { CuratorConfig } from './config.js';
 import type { Curator } from './curate.js';
 import { readUserId, type Eraser } from './erase.js';
+import type { Replayer } from './replay.js';
+import { readReplayRequest } from './replay-records.js';
 
 export interface CuratorAppDeps {
   config: Pick<CuratorConfig, 'projectId'>;
   curator: Curator;
   eraser: Eraser;
+  replayer: Replayer;
   /** Checks Cloud Scheduler's OIDC token. */
   verifier: OidcVerifier;
   logger: Logger;
@@ -25,9 +28,15 @@ export interface CuratorAppDeps {
  * POST /erase `{"user_id": "…"}`: an erasure request (erase.ts), with the same token. 200 with the
  * report; 500 with it when something could not be erased or re-curated (run it again: an erasure
  * is idempotent); 400 for a body that names no user id.
+ *
+ * POST /replay `{"from": "quarantine" | "dead-letter", "logType"?, "since"?, "dryRun"?}`: republishes
+ * the kept events that pass the registry now (replay.ts), with the same token, for a Scheduler job
+ * after schema fixes. 200 with the report, events that still fail included (they wait for the
+ * next fix); 500 with it when something could not be done (a publish refused, a marker not
+ * written: run it again, event_id dedup makes that safe); 400 for a body that is not a request.
  */
 export function createApp(deps: CuratorAppDeps): Express {
-  const { config, curator, eraser, verifier, logger } = deps;
+  const { config, curator, eraser, replayer, verifier, logger } = deps;
   const app = express();
   app.disable('x-powered-by');
 
@@ -68,8 +77,25 @@ export function createApp(deps: CuratorAppDeps): Express {
     res.json(report);
   });
 
+  app.post('/replay', requireOidc(verifier), express.json({ limit: '4kb' }), async (req, res) => {
+    const log = logger.child(traceFields(req.get('x-cloud-trace-context'), config.projectId));
+    const body: unknown = req.body;
+    const read = isObject(body) ? readReplayRequest(body) : { ok: false as const, reason: 'the body must be a JSON object (Content-Type: application/json)' };
+    if (!read.ok) {
+      sendError(res, 400, 'invalid_request', `${read.reason}; send {"from": "quarantine"} or {"from": "dead-letter"}, optionally with logType, since and dryRun`);
+      return;
+    }
+    const report = await replayer.replay(read.request);
+    if (report.errors.length > 0) {
+      log.error({ errors: report.errors.length }, 'replay finished with errors');
+      sendError(res, 500, 'replay_incomplete', `${report.errors.length} parts of the replay could not be done; run it again (replayed events are deduplicated by event_id)`, { report });
+      return;
+    }
+    res.json(report);
+  });
+
   app.get('/healthz', healthz());
-  app.use(notFound('POST /run and POST /erase are the endpoints'));
+  app.use(notFound('POST /run, POST /erase and POST /replay are the endpoints'));
   // Express 5 forwards rejected handlers here: a failed run answers 500 so the scheduler retries it.
   app.use(jsonErrors(logger, 'curation run'));
   return app;

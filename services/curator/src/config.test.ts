@@ -26,6 +26,9 @@ describe('loadConfig', () => {
       oidcCertsUrl: undefined,
       workDir: join(tmpdir(), 'strata-curator'),
       logLevel: 'info',
+      topic: 'strata-events',
+      schemaRegistryDatabaseUrl: undefined,
+      schemaRegistryTtlMs: 30_000,
       curation: {
         eventWindow: DEFAULT_EVENT_TIME_WINDOW,
         marginDays: 2,
@@ -45,6 +48,11 @@ describe('loadConfig', () => {
   it('reads the optional settings', () => {
     const config = loadConfig({ ...required, PORT: '9000', DATABASE_POOL_MAX: '1', OIDC_CERTS_URL: 'http://127.0.0.1:9999/oauth2/v1/certs', CURATOR_WORK_DIR: '/scratch' });
     expect(config).toMatchObject({ port: 9000, databasePoolMax: 1, oidcCertsUrl: 'http://127.0.0.1:9999/oauth2/v1/certs', workDir: '/scratch' });
+  });
+
+  it('reads what replay publishes to and validates with, as ingest reads it', () => {
+    const config = loadConfig({ ...required, PUBSUB_TOPIC: 'events-b', SCHEMA_REGISTRY_DATABASE_URL: 'postgres://r@10.0.0.3/strata', SCHEMA_REGISTRY_TTL_MS: '500' });
+    expect(config).toMatchObject({ topic: 'events-b', schemaRegistryDatabaseUrl: 'postgres://r@10.0.0.3/strata', schemaRegistryTtlMs: 500 });
   });
 
   it.each(Object.keys(required))('fails naming %s when it is missing', (name) => {

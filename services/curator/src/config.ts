@@ -24,6 +24,12 @@ export interface CuratorConfig {
   /** Where Parquet files are downloaded for DuckDB; on Cloud Run this is in-memory disk. */
   workDir: string;
   logLevel: string;
+  /** The events topic replay publishes to (PUBSUB_TOPIC, as ingest's). */
+  topic: string;
+  /** PostgreSQL holding published schema versions, as ingest and the writer read it; bundled schemas only when unset. */
+  schemaRegistryDatabaseUrl: string | undefined;
+  /** How long the service serves a loaded registry before reading the table again. */
+  schemaRegistryTtlMs: number;
   /** What a run looks at and how far it goes: see CurationSettings. */
   curation: CurationSettings;
 }
@@ -35,10 +41,13 @@ export interface CuratorConfig {
 const DEFAULT_RUN_BUDGET_SECONDS = 150;
 
 /**
- * What the curator's jobs (runs, erasures) need, without its HTTP side: `npm run erase` reads only
- * this, from the same variables.
+ * What the curator's jobs (runs, erasures, replays) need, without its HTTP side: `npm run erase`
+ * and `npm run replay` read only this, from the same variables.
  */
-export type CuratorJobConfig = Pick<CuratorConfig, 'projectId' | 'lakeBucket' | 'databaseUrl' | 'databasePoolMax' | 'workDir' | 'logLevel' | 'curation'>;
+export type CuratorJobConfig = Pick<
+  CuratorConfig,
+  'projectId' | 'lakeBucket' | 'databaseUrl' | 'databasePoolMax' | 'workDir' | 'logLevel' | 'topic' | 'schemaRegistryDatabaseUrl' | 'schemaRegistryTtlMs' | 'curation'
+>;
 
 export function loadConfig(env: Env = process.env): CuratorConfig {
   return {
@@ -58,6 +67,10 @@ export function loadJobConfig(env: Env = process.env): CuratorJobConfig {
     databasePoolMax: readInt(env, 'DATABASE_POOL_MAX', 5, { min: 1, max: 100 }),
     workDir: requireString(env, 'CURATOR_WORK_DIR', join(tmpdir(), 'strata-curator')),
     logLevel: requireString(env, 'LOG_LEVEL', 'info'),
+    // The same variables, and defaults, as ingest's: replay publishes and validates as ingest does.
+    topic: requireString(env, 'PUBSUB_TOPIC', 'strata-events'),
+    schemaRegistryDatabaseUrl: optionalString(env, 'SCHEMA_REGISTRY_DATABASE_URL'),
+    schemaRegistryTtlMs: readInt(env, 'SCHEMA_REGISTRY_TTL_MS', 30_000, { min: 100, max: 3_600_000 }),
     curation: {
       // The same variables ingest and the writer read: the window they enforce bounds what can change.
       eventWindow: readEventTimeWindow(env),

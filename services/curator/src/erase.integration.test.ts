@@ -310,6 +310,7 @@ describe('POST /erase', () => {
       config: { projectId: 'strata-test' },
       curator: createCurator(depsOf(lake, pool, workDir)),
       eraser: createEraser(depsOf(lake, pool, workDir)),
+      replayer: { replay: () => Promise.reject(new Error('no replay in the erasure tests')) },
       verifier: createOidcVerifier({ audience, serviceAccountEmail: email, certsUrl: certs.certsUrl }),
       logger,
     });

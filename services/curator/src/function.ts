@@ -12,7 +12,7 @@ import { wireCurator } from './wiring.js';
  */
 const config = loadConfig();
 const logger = createLogger({ service: 'curator', level: config.logLevel });
-const { app, pool } = wireCurator(config, logger);
+const { app, pool, replay } = wireCurator(config, logger);
 let migrated: Promise<unknown> | undefined;
 const handle: HttpFunction = (req, res) => {
   migrated ??= migrate(config.databaseUrl, logger).catch((err: unknown) => {
@@ -31,7 +31,7 @@ const inFlight = trackInFlight(handle);
 const stop = createStop(logger, {
   // A run in progress finishes its current request; partitions it did not reach are redone next run.
   stopAccepting: () => inFlight.idle(),
-  close: [() => pool.end()],
+  close: [() => pool.end(), () => replay.close()],
 });
 trapFunctionSignals(stop);
 http('curator', inFlight.handler);

@@ -8,12 +8,12 @@ const config = loadConfig();
 const logger = createLogger({ service: 'curator', level: config.logLevel });
 // Schema first: a revision never serves with tables older than its code.
 await migrate(config.databaseUrl, logger);
-const { app, pool } = wireCurator(config, logger);
+const { app, pool, replay } = wireCurator(config, logger);
 const server = createServer(app);
 const stop = createStop(logger, {
   // A run in progress finishes its current request; partitions it did not reach are redone next run.
   stopAccepting: closeServer(server),
-  close: [() => pool.end()],
+  close: [() => pool.end(), () => replay.close()],
 });
 trapSignals(stop);
 const port = await listen(server, config.port);

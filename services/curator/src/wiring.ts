@@ -1,6 +1,8 @@
+import { PubSub } from '@google-cloud/pubsub';
 import { Storage } from '@google-cloud/storage';
 import { createOidcVerifier, createUlidFactory, type Logger } from '@strata/runtime';
 import { checkRollups, createRegistry, loadBundledSchemas, ROLLUPS } from '@strata/schemas';
+import { openRegistrySource } from '@strata/schemas/postgres';
 import type { Express } from 'express';
 import type pg from 'pg';
 import { createApp } from './app.js';
@@ -11,6 +13,8 @@ import { createGcsLakeStore } from './lake-store.js';
 import { createPool } from '@strata/runtime/postgres';
 import { openDuckDbEngine } from './rollup.js';
 import { createPgSummaryStore } from './summary-store.js';
+import { createReplayer, type Replayer } from './replay.js';
+import { createPubsubReplayPublisher } from './replay-publisher.js';
 
 /** What every curator job (a run, an erasure) works with; the service and `npm run erase` both build it here. */
 export function wireCuratorJobs(config: CuratorJobConfig, logger: Logger): { deps: CuratorDeps; pool: pg.Pool } {
@@ -33,13 +37,45 @@ export function wireCuratorJobs(config: CuratorJobConfig, logger: Logger): { dep
   return { deps, pool };
 }
 
+export interface ReplayWiring {
+  replayer: Replayer;
+  /** Ends the registry's pool and the Pub/Sub client. */
+  close(): Promise<void>;
+}
+
+/**
+ * Replay's clients (replay.ts): the events topic, and the registry source ingest and the writer
+ * use (bundled schemas plus the versions published to PostgreSQL). Neither connects before use.
+ */
+export function wireReplayer(config: CuratorJobConfig, deps: Pick<CuratorDeps, 'lake' | 'workDir' | 'settings' | 'logger'>): ReplayWiring {
+  // PUBSUB_EMULATOR_HOST, when set, is honoured by the client itself.
+  const pubsub = new PubSub(config.projectId ? { projectId: config.projectId } : {});
+  const registry = openRegistrySource({ databaseUrl: config.schemaRegistryDatabaseUrl, ttlMs: config.schemaRegistryTtlMs, logger: deps.logger });
+  const replayer = createReplayer({
+    lake: deps.lake,
+    registry: () => registry.current(),
+    publisher: createPubsubReplayPublisher(pubsub.topic(config.topic)),
+    workDir: deps.workDir,
+    eventWindow: deps.settings.eventWindow,
+    downloadConcurrency: deps.settings.downloadConcurrency,
+    logger: deps.logger,
+  });
+  return {
+    replayer,
+    close: async () => {
+      await Promise.allSettled([registry.close(), pubsub.close()]);
+    },
+  };
+}
+
 /** Builds every dependency once (PostHog-style) for both entry points: main.ts and function.ts. */
-export function wireCurator(config: CuratorConfig, logger: Logger): { app: Express; pool: pg.Pool } {
+export function wireCurator(config: CuratorConfig, logger: Logger): { app: Express; pool: pg.Pool; replay: ReplayWiring } {
   const { deps, pool } = wireCuratorJobs(config, logger);
+  const replay = wireReplayer(config, deps);
   const verifier = createOidcVerifier({
     audience: config.schedulerAudience,
     serviceAccountEmail: config.schedulerServiceAccount,
     certsUrl: config.oidcCertsUrl,
   });
-  return { app: createApp({ config, curator: createCurator(deps), eraser: createEraser(deps), verifier, logger }), pool };
+  return { app: createApp({ config, curator: createCurator(deps), eraser: createEraser(deps), replayer: replay.replayer, verifier, logger }), pool, replay };
 }
