@@ -200,6 +200,17 @@ describe('Segment HTTP Tracking API', () => {
     expect(events['rejected/_unknown']).toEqual([expect.objectContaining({ index: 3, data: { type: 'unknown', messageId: 'bad-3' } })]);
   });
 
+  it('keeps the good calls of a batch whose device clock correction leaves the date range, and quarantines that one', async () => {
+    const res = await batch([
+      call({ type: 'track', messageId: 'ok-2', event: 'Fine', userId: 'u' }),
+      { ...call({ type: 'track', messageId: 'far-1', event: 'Fine', userId: 'u' }), timestamp: undefined, originalTimestamp: '+275760-09-13T00:00:00Z', sentAt: '2020-01-01T00:00:00Z' },
+    ]);
+    expect(res.status).toBe(200);
+    const events = await published();
+    expect(events.segment_track!.map((e) => e.event_id)).toEqual(['ok-2']);
+    expect(events['rejected/segment_track']).toEqual([expect.objectContaining({ index: 1, event_id: 'far-1' })]);
+  });
+
   it('reads a gzip body, and text/plain (what analytics.js posts to avoid a preflight)', async () => {
     const body = gzipSync(JSON.stringify({ writeKey: server.key, batch: [call({ type: 'track', messageId: 'gz-1', event: 'Zipped', userId: 'u' })] }));
     const res = await request(app).post('/v1/batch').set('content-type', 'text/plain').set('content-encoding', 'gzip').send(body);

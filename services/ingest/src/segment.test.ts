@@ -46,6 +46,8 @@ describe('segment mapping', () => {
     expect(eventTime({ originalTimestamp: '2026-11-21T10:00:00Z' }, undefined, receivedAt)).toBe('2026-11-21T10:00:00Z');
     expect(eventTime({ timestamp: 'yesterday' }, undefined, receivedAt)).toBe('yesterday');
     expect(eventTime({ timestamp: null }, undefined, receivedAt)).toBe('2026-11-21T12:00:00.000Z');
+    // Both parse, but the corrected time is beyond Date's range: passed on for validation to refuse, not a RangeError.
+    expect(eventTime({ originalTimestamp: '+275760-09-13T00:00:00Z', sentAt: '2020-01-01T00:00:00Z' }, undefined, receivedAt)).toBe('+275760-09-13T00:00:00Z');
   });
 
   it('treats null and empty ids as absent, and never copies the write key', () => {

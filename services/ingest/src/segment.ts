@@ -276,7 +276,12 @@ export function eventTime(msg: Record<string, unknown>, batchSentAt: unknown, re
   const originalMs = typeof original === 'string' ? Date.parse(original) : NaN;
   const sentMs = typeof sentAt === 'string' ? Date.parse(sentAt) : NaN;
   if (Number.isNaN(originalMs) || Number.isNaN(sentMs)) return original;
-  return new Date(receivedAt.getTime() - (sentMs - originalMs)).toISOString();
+  const corrected = receivedAt.getTime() - (sentMs - originalMs);
+  // Both parse, yet the correction can leave Date's range (an originalTimestamp in year 275760):
+  // passed on as given, for validation to refuse with the reason, never a RangeError (a 500 for
+  // the whole batch, which the SDK would retry and then drop).
+  const date = new Date(corrected);
+  return Number.isFinite(date.getTime()) ? date.toISOString() : original;
 }
 
 /** An id field: text as is, a number as its text (Segment's SDKs accept both); null and "" mean none. */
