@@ -25,6 +25,7 @@ describe('loadConfig', () => {
       schedulerServiceAccount: required.SCHEDULER_SERVICE_ACCOUNT,
       oidcCertsUrl: undefined,
       workDir: join(tmpdir(), 'strata-curator'),
+      duckdbMemoryLimit: '1GiB',
       logLevel: 'info',
       topic: 'strata-events',
       schemaRegistryDatabaseUrl: undefined,
@@ -48,6 +49,11 @@ describe('loadConfig', () => {
   it('reads the optional settings', () => {
     const config = loadConfig({ ...required, PORT: '9000', DATABASE_POOL_MAX: '1', OIDC_CERTS_URL: 'http://127.0.0.1:9999/oauth2/v1/certs', CURATOR_WORK_DIR: '/scratch' });
     expect(config).toMatchObject({ port: 9000, databasePoolMax: 1, oidcCertsUrl: 'http://127.0.0.1:9999/oauth2/v1/certs', workDir: '/scratch' });
+  });
+
+  it('reads DuckDB\'s memory limit, and refuses one without a unit', () => {
+    expect(loadConfig({ ...required, CURATOR_DUCKDB_MEMORY_LIMIT: '512MiB' }).duckdbMemoryLimit).toBe('512MiB');
+    expect(() => loadConfig({ ...required, CURATOR_DUCKDB_MEMORY_LIMIT: '512' })).toThrow('CURATOR_DUCKDB_MEMORY_LIMIT must be a size with a unit, like 512MiB or 2GB; got "512"');
   });
 
   it('reads what replay publishes to and validates with, as ingest reads it', () => {

@@ -23,6 +23,12 @@ export interface CuratorConfig {
   oidcCertsUrl: string | undefined;
   /** Where Parquet files are downloaded for DuckDB; on Cloud Run this is in-memory disk. */
   workDir: string;
+  /**
+   * DuckDB's memory_limit for a run (CURATOR_DUCKDB_MEMORY_LIMIT, e.g. "1GiB"): past it DuckDB
+   * spills to the run's folder instead of growing the process. The current day grows all day, and
+   * without a limit DuckDB would take up to 80 % of the machine's memory for it.
+   */
+  duckdbMemoryLimit: string;
   logLevel: string;
   /** The events topic replay publishes to (PUBSUB_TOPIC, as ingest's). */
   topic: string;
@@ -46,8 +52,20 @@ const DEFAULT_RUN_BUDGET_SECONDS = 150;
  */
 export type CuratorJobConfig = Pick<
   CuratorConfig,
-  'projectId' | 'lakeBucket' | 'databaseUrl' | 'databasePoolMax' | 'workDir' | 'logLevel' | 'topic' | 'schemaRegistryDatabaseUrl' | 'schemaRegistryTtlMs' | 'curation'
+  'projectId' | 'lakeBucket' | 'databaseUrl' | 'databasePoolMax' | 'workDir' | 'duckdbMemoryLimit' | 'logLevel' | 'topic' | 'schemaRegistryDatabaseUrl' | 'schemaRegistryTtlMs' | 'curation'
 >;
+
+/** A quarter of the cloud curator's 4 GiB: Node, the downloads (in-memory disk there) and DuckDB's own overhead share the rest. */
+export const DEFAULT_DUCKDB_MEMORY_LIMIT = '1GiB';
+
+/** A size DuckDB reads as a memory_limit: a number and a unit, checked here so a typo fails at start-up, not mid-run. */
+function readMemoryLimit(env: Env, name: string, fallback: string): string {
+  const value = requireString(env, name, fallback).trim();
+  if (!/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(value)) {
+    throw new Error(`${name} must be a size with a unit, like 512MiB or 2GB; got "${value}"`);
+  }
+  return value;
+}
 
 export function loadConfig(env: Env = process.env): CuratorConfig {
   return {
@@ -66,6 +84,7 @@ export function loadJobConfig(env: Env = process.env): CuratorJobConfig {
     databaseUrl: requireString(env, 'DATABASE_URL'),
     databasePoolMax: readInt(env, 'DATABASE_POOL_MAX', 5, { min: 1, max: 100 }),
     workDir: requireString(env, 'CURATOR_WORK_DIR', join(tmpdir(), 'strata-curator')),
+    duckdbMemoryLimit: readMemoryLimit(env, 'CURATOR_DUCKDB_MEMORY_LIMIT', DEFAULT_DUCKDB_MEMORY_LIMIT),
     logLevel: requireString(env, 'LOG_LEVEL', 'info'),
     // The same variables, and defaults, as ingest's: replay publishes and validates as ingest does.
     topic: requireString(env, 'PUBSUB_TOPIC', 'strata-events'),

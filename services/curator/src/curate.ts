@@ -380,7 +380,8 @@ export interface Curator {
 export interface CuratorDeps {
   lake: LakeStore;
   store: SummaryStore;
-  openEngine: () => Promise<RollupEngine>;
+  /** A DuckDB engine for one pass; what does not fit its memory limit spills to `spillDir` (inside the pass's folder). */
+  openEngine: (spillDir: string) => Promise<RollupEngine>;
   rollups: readonly RollupDeclaration[];
   settings: CurationSettings;
   /** Parent of each run's private download folder (CURATOR_WORK_DIR). */
@@ -395,7 +396,7 @@ export async function withPass<T>(deps: CuratorDeps, work: (pass: PassDeps) => P
   return deps.store.withSession(async (session) => {
     await mkdir(deps.workDir, { recursive: true });
     const runDir = await mkdtemp(join(deps.workDir, 'run-'));
-    const engine = await deps.openEngine();
+    const engine = await deps.openEngine(join(runDir, 'duckdb-spill'));
     try {
       const definitions = (logType: string) => definitionsOf(deps.rollups, logType);
       return await work({ ...deps, session, engine, workDir: runDir, now: deps.now ?? Date.now, definitions });

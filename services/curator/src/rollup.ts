@@ -59,12 +59,26 @@ const plain = (value: unknown): string | number | null => {
   return String(value);
 };
 
+/** How much memory DuckDB may hold, and where it spills what does not fit. */
+export interface DuckDbLimits {
+  /** DuckDB's `memory_limit` (e.g. "1GiB"); its own default is 80 % of the machine's RAM. */
+  memoryLimit?: string;
+  /** DuckDB's `temp_directory`: where operators and temp tables spill past the limit. */
+  spillDir?: string;
+}
+
 /**
  * DuckDB in memory, one instance per run, reading the day's downloaded files as lake-sql.ts says.
  * A column no file of the day has yet (a field newer than all of them) reads as NULL.
+ *
+ * With a memory limit, a day's dedup table and aggregates spill to `spillDir` instead of growing
+ * the process: the current day grows all day, and so would every run's peak without one.
  */
-export async function openDuckDbEngine(rollups: readonly RollupDeclaration[]): Promise<RollupEngine> {
-  const instance = await DuckDBInstance.create(':memory:');
+export async function openDuckDbEngine(rollups: readonly RollupDeclaration[], limits: DuckDbLimits = {}): Promise<RollupEngine> {
+  const options: Record<string, string> = {};
+  if (limits.memoryLimit) options.memory_limit = limits.memoryLimit;
+  if (limits.spillDir) options.temp_directory = limits.spillDir;
+  const instance = await DuckDBInstance.create(':memory:', options);
   const connection = await instance.connect();
   // Nothing here depends on the order rows come out in unless it says ORDER BY (the rollups and
   // compaction's sorted files do, and keep it): without the guarantee a day computes ~20 % faster.

@@ -27,7 +27,7 @@ export function wireCuratorJobs(config: CuratorJobConfig, logger: Logger): { dep
   const deps: CuratorDeps = {
     lake: createGcsLakeStore(storage.bucket(config.lakeBucket)),
     store: createPgSummaryStore(pool),
-    openEngine: () => openDuckDbEngine(ROLLUPS),
+    openEngine: (spillDir) => openDuckDbEngine(ROLLUPS, { memoryLimit: config.duckdbMemoryLimit, spillDir }),
     rollups: ROLLUPS,
     settings: config.curation,
     workDir: config.workDir,
