@@ -154,6 +154,8 @@ function tooLarge(limit: number, what: 'body' | 'decompressed body'): Refusal {
  * up to `maxDecodedBytes` and never held whole. Settles with a value, never rejects.
  */
 function readBody(req: IncomingMessage, coding: Coding, limits: BodyLimits): Promise<Result<Buffer>> {
+  const preRead = alreadyRead(req);
+  if (preRead) return Promise.resolve(preRead.length > limits.maxDecodedBytes ? tooLarge(limits.maxDecodedBytes, 'decompressed body') : { ok: true, value: preRead });
   return new Promise((resolve) => {
     const decodedChunks: Buffer[] = [];
     let rawBytes = 0;
@@ -244,6 +246,18 @@ function readBody(req: IncomingMessage, coding: Coding, limits: BodyLimits): Pro
     req.on('aborted', onAborted);
     req.on('close', onClose);
   });
+}
+
+/**
+ * The body a server in front of the app has read already, or undefined. Deployed as a Cloud Run
+ * function, the Functions Framework runs body-parser on every request before the app sees it: the
+ * stream is drained (reading it would wait forever) and the bytes, already decompressed by
+ * body-parser per Content-Encoding, are kept on `req.rawBody`. Content-Length was checked against
+ * maxBodyBytes before this; the decoded size is checked against maxDecodedBytes by the caller.
+ */
+function alreadyRead(req: IncomingMessage): Buffer | undefined {
+  const raw = (req as IncomingMessage & { rawBody?: unknown }).rawBody;
+  return Buffer.isBuffer(raw) && req.readableEnded ? raw : undefined;
 }
 
 /** RFC 1950 §2.2: CM = 8 (deflate) in the low nibble of CMF, and CMF·256 + FLG divisible by 31. */
