@@ -59,6 +59,17 @@ export const repoRoot = resolve(fileURLToPath(new URL('../../', import.meta.url)
 /** Where `npm run bundle -w @strata/infra` writes (git-ignored). */
 export const DEFAULT_OUT_DIR = join(repoRoot, 'infra', 'dist', 'functions');
 export const ENTRY_FILE = 'index.mjs';
+
+/**
+ * Worker-thread modules, built as entries of their own beside index.mjs (a worker runs a file,
+ * not a function of the bundle). The service finds each with runtime's workerPath(import.meta.url,
+ * '<source>', '<name>.mjs'), and the build checks that every such call names one of these.
+ */
+export const WORKER_ENTRIES: Readonly<Record<ServiceName, Readonly<Record<string, string>>>> = {
+  ingest: { 'prepare-worker': 'services/ingest/src/prepare-worker.ts' },
+  writer: {},
+  curator: {},
+};
 const ASSETS_DIR = 'assets';
 /** A fixed DOS date-time (2000-01-01 00:00) for every entry: the zip must not depend on when files were written. */
 const ZIP_DOS_TIME = ((2000 - 1980) << 9 | 1 << 5 | 1) << 16;
@@ -181,21 +192,28 @@ function dependenciesOf(metafile: Metafile, lock: Record<string, LockPackage>): 
 }
 
 const ASSET_CALL = /assetPath\(\s*import\.meta\.url\s*,\s*'([^']+)'\s*,\s*'([^']+)'\s*\)/g;
+const WORKER_CALL = /workerPath\(\s*import\.meta\.url\s*,\s*'([^']+)'\s*,\s*'([^']+)\.mjs'\s*\)/g;
 const stripComments = (source: string) => source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
 
 /**
  * The files the inlined modules read at run time, from their `assetPath(import.meta.url, …)` calls.
  * Any other use of `import.meta.url` would point at the bundle instead of the module's folder, so
- * it fails the build rather than the deployed function.
+ * it fails the build rather than the deployed function; so does a `workerPath` call naming a
+ * worker that `workers` (the service's WORKER_ENTRIES) does not build, or a different source.
  */
-export function assetsOf(inputs: string[]): string[] {
+export function assetsOf(inputs: string[], workers: Readonly<Record<string, string>> = {}): string[] {
   const assets = new Set<string>();
   for (const input of inputs) {
     const source = stripComments(readFileSync(resolve(repoRoot, input), 'utf8'));
     const uses = source.split('import.meta.url').length - 1;
     const calls = [...source.matchAll(ASSET_CALL)];
-    if (uses !== calls.length) {
+    const workerCalls = [...source.matchAll(WORKER_CALL)];
+    if (uses !== calls.length + workerCalls.length) {
       throw new Error(`${input} uses import.meta.url outside assetPath(import.meta.url, '<relative>', '<from repo root>'): bundled, it would point at index.mjs`);
+    }
+    for (const [, relativeSource = '', name = ''] of workerCalls) {
+      const local = toPosix(relative(repoRoot, resolve(dirname(resolve(repoRoot, input)), relativeSource)));
+      if (workers[name] !== local) throw new Error(`${input}: workerPath names worker ${name}.mjs (${local}), which WORKER_ENTRIES does not build for this service`);
     }
     for (const [, inPackage = '', fromRoot = ''] of calls) {
       const local = resolve(dirname(resolve(repoRoot, input)), inPackage);
@@ -227,8 +245,10 @@ export async function buildBundle(service: ServiceName, dir: string): Promise<Bu
   mkdirSync(dir, { recursive: true });
   const result = await build({
     absWorkingDir: repoRoot,
-    entryPoints: [`services/${service}/src/function.ts`],
-    outfile: join(dir, ENTRY_FILE),
+    // index.mjs (ENTRY_FILE) and one .mjs per worker; no code splitting, so each stands alone.
+    entryPoints: { index: `services/${service}/src/function.ts`, ...WORKER_ENTRIES[service] },
+    outdir: dir,
+    outExtension: { '.js': '.mjs' },
     bundle: true,
     format: 'esm',
     platform: 'node',
@@ -241,7 +261,7 @@ export async function buildBundle(service: ServiceName, dir: string): Promise<Bu
   const problems = importProblems(result.metafile, lock);
   if (problems.length > 0) throw new Error(`the ${service} bundle would import what a production install lacks:\n${problems.map((p) => `  ${p.importer} → ${p.specifier}: ${p.problem}`).join('\n')}`);
   const inputs = Object.keys(result.metafile.inputs).sort();
-  const assets = assetsOf(inputs);
+  const assets = assetsOf(inputs, WORKER_ENTRIES[service]);
   for (const asset of assets) cpSync(join(repoRoot, asset), join(dir, ASSETS_DIR, asset), { recursive: true });
   const dependencies = dependenciesOf(result.metafile, lock);
   writeFileSync(join(dir, 'package.json'), `${JSON.stringify(manifestFor(service, dependencies), null, 2)}\n`);

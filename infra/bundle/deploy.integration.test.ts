@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
+import { PubSub } from '@google-cloud/pubsub';
 import AdmZip from 'adm-zip';
 import { freePort } from '@strata/dev/free-port';
 import { startGcsEmulator, type GcsEmulator } from '@strata/dev/gcs-emulator';
@@ -160,19 +161,28 @@ const messages = (fn: RunningFunction) => fn.logs.map((line) => line.message);
 
 describe('the deployed function sources', () => {
   it(
-    'ingest installs from its lockfile, answers /healthz and refuses a request without a key, and stops cleanly',
+    'ingest installs from its lockfile, answers /healthz, refuses a request without a key, prepares events on its bundled worker thread, and stops cleanly',
     async () => {
-      const { dir } = await deployLocally('ingest');
+      const { dir, bundle } = await deployLocally('ingest');
+      const pubsub = new PubSub({ projectId: PROJECT, apiEndpoint: pubsubEmulator.address });
+      await pubsub.topic('events-bundle-it').get({ autoCreate: true }).finally(() => pubsub.close());
+      expect(bundle.files).toContain('index.mjs');
+      expect(bundle.files).toContain('prepare-worker.mjs');
       const fn = await startFunction(dir, 'ingest', {
         PUBSUB_EMULATOR_HOST: pubsubEmulator.address,
         PUBSUB_TOPIC: 'events-bundle-it',
         INGEST_KEYS: JSON.stringify([{ name: 'web', sha256: createHash('sha256').update('k1').digest('hex') }]),
         PII_HASH_SECRET,
+        // /v1/events bodies go to prepare-worker.mjs, which must load from the bundle on its own.
+        INGEST_WORKER_THREADS: '1',
       });
       try {
         expect((await fetch(`${fn.url}/healthz`)).status).toBe(200);
         const res = await fetch(`${fn.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[]' });
         expect(res.status).toBe(401);
+        const event = { log_type: 'user_action', event: 'page_view', ts: new Date().toISOString(), user_id: 'u-1', page_url: 'https://shop.example/' };
+        const sent = await fetch(`${fn.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'k1' }, body: JSON.stringify([event, { ...event, ts: 'yesterday' }]) });
+        expect({ status: sent.status, body: await sent.json() }).toMatchObject({ status: 202, body: { accepted: 1, rejected: [{ index: 1 }] } });
       } finally {
         expect(await terminate(fn)).toBe(0);
       }

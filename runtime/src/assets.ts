@@ -20,3 +20,14 @@ export function assetPath(moduleUrl: string, inPackage: string, fromRoot: string
   const bundled = new URL(`${BUNDLE_ASSETS_DIR}${fromRoot}`, moduleUrl);
   return fileURLToPath(existsSync(bundled) ? bundled : new URL(inPackage, moduleUrl));
 }
+
+/**
+ * The file a worker thread runs. In the repo it is `source` (a .ts module) relative to the
+ * module; bundled, the bundler builds it as an entry of its own, `bundled`, beside index.mjs
+ * (infra/bundle's WORKER_ENTRIES). Whichever exists wins. Call it with literal strings and
+ * `import.meta.url`, as assetPath: the bundler reads these calls from the source.
+ */
+export function workerPath(moduleUrl: string, source: string, bundled: string): string {
+  const built = new URL(bundled, moduleUrl);
+  return fileURLToPath(existsSync(built) ? built : new URL(source, moduleUrl));
+}

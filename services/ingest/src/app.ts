@@ -1,13 +1,14 @@
 import express, { type Express, type Request } from 'express';
 import { healthz, jsonErrors, notFound, refuseWhileStopping, sendError, traceFields, type Logger } from '@strata/runtime';
 import { DEFAULT_PII_EXTRA_KEYS, type PiiHasher, type Registry } from '@strata/schemas';
-import { createEventAcceptor, RETRY_AFTER_SECONDS } from './accept-events.js';
+import { createEventAcceptor, RETRY_AFTER_SECONDS, type Preparer } from './accept-events.js';
 import { authenticate, authenticatedKey, redactedUrl } from './authenticate.js';
-import { createBodyReader } from './body.js';
+import { createBodyReader, type RawBody } from './body.js';
 import type { IngestConfig } from './config.js';
 import { createCors } from './cors.js';
 import { allowsLogType, createKeyRegistry, type Key } from './keys.js';
 import { serveOpenApi } from './openapi.js';
+import { inlinePreparer } from './prepare-batch.js';
 import { createRateLimiter } from './rate-limit.js';
 import { SEGMENT_CALLS, segmentEvents, type SegmentCall } from './segment.js';
 import type { EventPublisher } from './publisher.js';
@@ -26,6 +27,11 @@ export interface IngestDeps {
   now?: () => Date;
   /** True once the service is shutting down: new requests get 503 so producers retry elsewhere or later. */
   stopping?: () => boolean;
+  /**
+   * Where /v1/events bodies are parsed, prepared and encoded: a worker pool (prepare-pool.ts) on
+   * an instance with CPUs to spare; on the request's thread, from the deps above, when unset.
+   */
+  preparer?: Preparer;
 }
 
 /**
@@ -45,11 +51,15 @@ export function createApp(deps: IngestDeps): Express {
   app.disable('x-powered-by');
 
   // JSON arrays, batch objects with `common`, NDJSON and sendBeacon's text/plain; gzip and deflate.
-  const body = createBodyReader({ maxBodyBytes: config.maxBodyBytes, maxDecodedBytes: config.maxDecodedBytes });
+  // Read and bounded here; parsed with the rest of prepare, which may be on a worker thread.
+  const body = createBodyReader({ maxBodyBytes: config.maxBodyBytes, maxDecodedBytes: config.maxDecodedBytes }, 'bytes');
   const keys = createKeyRegistry(config.keys);
   const cors = createCors(keys.origins);
   const limiter = createRateLimiter();
-  const accept = createEventAcceptor({ config, publisher, pii, piiKeyId: hash.keyId, limiter, newId, now });
+  const inline = inlinePreparer({ registry, pii, piiKeyId: hash.keyId, newId, now, maxEvents: config.maxEventsPerRequest, window: config.eventTimeWindow });
+  const accept = createEventAcceptor({ publisher, limiter, prepare: deps.preparer ?? inline });
+  // Segment calls are mapped to events on this thread (segment.ts), so they are prepared here too.
+  const acceptMapped = createEventAcceptor({ publisher, limiter, prepare: inline });
   // Segment bodies are JSON objects ({batch: […]} or one call), not event arrays.
   const segmentBody = createBodyReader({ maxBodyBytes: config.maxBodyBytes, maxDecodedBytes: config.maxDecodedBytes }, 'json');
   // Never the key itself: it may be in the query string (sendBeacon).
@@ -64,8 +74,7 @@ export function createApp(deps: IngestDeps): Express {
     const accepted = await accept({
       res,
       key,
-      events: req.body,
-      registry: await registry.current(),
+      body: req.body as RawBody,
       log: requestLogger(req, key),
       atomic: req.query.atomic === 'true' || req.get('strata-atomic') === 'true',
     });
@@ -85,7 +94,7 @@ export function createApp(deps: IngestDeps): Express {
         sendError(res, 400, mapped.code, mapped.reason);
         return;
       }
-      const accepted = await accept({ res, key, events: mapped.events, registry: current, log: requestLogger(req, key), atomic: false });
+      const accepted = await acceptMapped({ res, key, body: { events: mapped.events }, log: requestLogger(req, key), atomic: false });
       // What Segment answers for every call it takes, invalid ones included (Strata quarantines
       // those); its SDKs read only the status.
       if (accepted) res.status(200).json({ success: true });

@@ -39,11 +39,13 @@ export const ACCEPTED_MEDIA_TYPES = ['application/json', 'application/*+json', .
 
 export const ACCEPTED_ENCODINGS = ['gzip', 'deflate', 'identity'] as const;
 
-type Format = 'json' | 'ndjson' | 'sniff';
+/** How the body's events are written: decided from Content-Type; `sniff` reads JSON or NDJSON. */
+export type BodyFormat = 'json' | 'ndjson' | 'sniff';
+type Format = BodyFormat;
 type Coding = 'gzip' | 'deflate' | 'identity';
 
-/** A refusal, mapped to an answer by the middleware. */
-interface Refusal {
+/** A refusal, mapped to an answer by the middleware (or, for a body parsed later, by the route). */
+export interface Refusal {
   ok: false;
   status: number;
   code: string;
@@ -52,16 +54,24 @@ interface Refusal {
   /** Stop reading the connection: the rest of the body is not worth receiving. */
   close?: boolean;
 }
-type Result<T> = { ok: true; value: T } | Refusal;
+export type Result<T> = { ok: true; value: T } | Refusal;
 
 const refuse = (status: number, code: string, reason: string, details?: Record<string, unknown>): Refusal => ({ ok: false, status, code, reason, details });
 
 /**
  * `events` (the default): `req.body` is the events, as described above. `json`: `req.body` is the
  * body's one JSON value, whatever its shape (the Segment routes read their own call objects,
- * see segment.ts); the same limits, encodings and UTF-8 rules apply.
+ * see segment.ts); the same limits, encodings and UTF-8 rules apply. `bytes`: `req.body` is a
+ * RawBody, read, decoded and bounded but not yet parsed: the route parses it with
+ * parseEventBody, possibly on a worker thread (prepare-pool.ts), which is where the CPU goes.
  */
-export type BodyShape = 'events' | 'json';
+export type BodyShape = 'events' | 'json' | 'bytes';
+
+/** A body as read, decompressed and size-checked, with the format its Content-Type named. */
+export interface RawBody {
+  bytes: Uint8Array;
+  format: BodyFormat;
+}
 
 export function createBodyReader(limits: BodyLimits, shape: BodyShape = 'events'): RequestHandler {
   return (req, res, next) => {
@@ -77,7 +87,11 @@ export function createBodyReader(limits: BodyLimits, shape: BodyShape = 'events'
     readBody(req, headers.value.coding, limits).then(
       (bytes) => {
         if (!bytes.ok) return answer(bytes);
-        const events = shape === 'json' ? parseValue(bytes.value) : parseEvents(bytes.value, headers.value.format);
+        if (shape === 'bytes') {
+          req.body = { bytes: bytes.value, format: headers.value.format } satisfies RawBody;
+          return next();
+        }
+        const events = shape === 'json' ? parseValue(bytes.value) : parseEventBody(bytes.value, headers.value.format);
         if (!events.ok) return answer(events);
         req.body = events.value;
         next();
@@ -270,7 +284,7 @@ function isZlibHeader(bytes: Buffer): boolean {
 // fatal: invalid UTF-8 is refused rather than stored as U+FFFD. A leading BOM is dropped.
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-function decodeText(bytes: Buffer): Result<string> {
+function decodeText(bytes: Uint8Array): Result<string> {
   let text: string;
   try {
     text = utf8.decode(bytes);
@@ -290,7 +304,8 @@ function parseValue(bytes: Buffer): Result<unknown> {
   return parsed.ok ? parsed : refuse(400, 'invalid_json', `body is not valid JSON: ${parsed.message}`);
 }
 
-function parseEvents(bytes: Buffer, format: Format): Result<unknown[]> {
+/** A read body → its events (JSON array, batch object, one event, or NDJSON), or the 400 that says why not. */
+export function parseEventBody(bytes: Uint8Array, format: BodyFormat): Result<unknown[]> {
   const decoded = decodeText(bytes);
   if (!decoded.ok) return decoded;
   const text = decoded.value;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from './config.js';
 import { keyDigest } from './keys.js';
+import { defaultWorkerThreads } from './prepare-pool.js';
 
 describe('loadConfig', () => {
   const KEYS = JSON.stringify([{ name: 'web', sha256: keyDigest('k1'), origins: ['https://shop.example'] }]);
@@ -14,6 +15,12 @@ describe('loadConfig', () => {
     expect(loadConfig(base).keys).toEqual([
       { name: 'web', sha256: keyDigest('k1'), origins: ['https://shop.example'], rate: { points: 1000, durationSeconds: 1 } },
     ]);
+  });
+
+  it('reads the worker threads: one fewer than the CPUs by default, 0 for none, a bad count named', () => {
+    expect(loadConfig(base).workerThreads).toBe(defaultWorkerThreads());
+    expect(loadConfig({ ...base, INGEST_WORKER_THREADS: '0' }).workerThreads).toBe(0);
+    expect(() => loadConfig({ ...base, INGEST_WORKER_THREADS: 'two' })).toThrow(/INGEST_WORKER_THREADS/);
   });
 
   it('reads the PII settings shared with the writer', () => {

@@ -1,6 +1,7 @@
 import { readInt, requireString, optionalString, type Env } from '@strata/runtime';
 import { readEventTimeWindow, readPiiSettings, type EventTimeWindow, type PiiSettings } from '@strata/schemas';
 import { loadKeys, type KeyConfig } from './keys.js';
+import { defaultWorkerThreads } from './prepare-pool.js';
 
 export interface IngestConfig {
   port: number;
@@ -25,6 +26,8 @@ export interface IngestConfig {
   schemaRegistryTtlMs: number;
   /** How far an event's `ts` may lie from the receive time (EVENT_MAX_LATE_SECONDS, EVENT_MAX_FUTURE_SECONDS). */
   eventTimeWindow: EventTimeWindow;
+  /** Worker threads that parse, validate and encode /v1/events bodies (INGEST_WORKER_THREADS); 0 does it on the request's thread. */
+  workerThreads: number;
 }
 
 /** Parses the ingest service's whole configuration once; throws naming the bad variable. */
@@ -45,5 +48,6 @@ export function loadConfig(env: Env = process.env): IngestConfig {
     schemaRegistryDatabaseUrl: optionalString(env, 'SCHEMA_REGISTRY_DATABASE_URL'),
     schemaRegistryTtlMs: readInt(env, 'SCHEMA_REGISTRY_TTL_MS', 30_000, { min: 100, max: 3_600_000 }),
     eventTimeWindow: readEventTimeWindow(env),
+    workerThreads: readInt(env, 'INGEST_WORKER_THREADS', defaultWorkerThreads(), { min: 0, max: 64 }),
   };
 }

@@ -10,7 +10,7 @@ import { wireIngest } from './wiring.js';
  */
 const config = loadConfig();
 const logger = createLogger({ service: 'ingest', level: config.logLevel });
-const { app, pubsub, topic, registry, beginStopping } = wireIngest(config, logger);
+const { app, pubsub, topic, registry, pool, beginStopping } = wireIngest(config, logger);
 const inFlight = trackInFlight(app);
 const stop = createStop(logger, {
   // New requests get 503; those in flight are answered, each only after its events are durable.
@@ -20,7 +20,7 @@ const stop = createStop(logger, {
   },
   // Anything still batched in the client is published before we exit.
   flush: () => topic.flush(),
-  close: [() => pubsub.close(), () => registry.close()],
+  close: [() => pubsub.close(), () => registry.close(), async () => pool?.close()],
 });
 trapFunctionSignals(stop);
 http('ingest', inFlight.handler);

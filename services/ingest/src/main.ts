@@ -6,7 +6,7 @@ import { wireIngest } from './wiring.js';
 
 const config = loadConfig();
 const logger = createLogger({ service: 'ingest', level: config.logLevel });
-const { app, pubsub, topic, registry, beginStopping } = wireIngest(config, logger);
+const { app, pubsub, topic, registry, pool, beginStopping } = wireIngest(config, logger);
 const server = createServer(app);
 // Before listen: a client that announces a body and stalls gets 408 instead of holding the connection.
 const timeouts = applyServerTimeouts(server);
@@ -19,7 +19,7 @@ const stop = createStop(logger, {
   },
   // Anything still batched in the client is published before we exit.
   flush: () => topic.flush(),
-  close: [() => pubsub.close(), () => registry.close()],
+  close: [() => pubsub.close(), () => registry.close(), async () => pool?.close()],
 });
 trapSignals(stop);
 const port = await listen(server, config.port);

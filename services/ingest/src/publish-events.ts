@@ -1,6 +1,6 @@
 import { BatchEncodeError, encodeBatches, UNKNOWN_LOG_TYPE, type FieldError, type RejectedLine } from '@strata/schemas';
 import type { PreparedEvent, RejectedEvent } from './prepare.js';
-import type { EventPublisher, OutgoingMessage } from './publisher.js';
+import type { EventPublisher } from './publisher.js';
 
 /** The `source` attribute of everything ingest publishes. */
 export const INGEST_SOURCE = 'ingest';
@@ -9,9 +9,19 @@ export type PublishReport =
   /** Every event, accepted or rejected, is durable in Pub/Sub. */
   | { kind: 'published'; messages: number }
   /** Some or all messages were refused; `unpublished` are request indexes, in order. */
-  | { kind: 'partial'; messages: number; failedMessages: number; unpublished: number[]; error: unknown }
+  | { kind: 'partial'; messages: number; failedMessages: number; unpublished: number[]; error: unknown };
+
+/** A batch message ready to publish, with the request indexes of the events it carries. */
+export interface EncodedMessage {
+  data: Uint8Array;
+  attributes: Record<string, string>;
+  carried: number[];
+}
+
+export type EncodeResult =
+  | { ok: true; messages: EncodedMessage[] }
   /** An event no Pub/Sub message can carry. */
-  | { kind: 'too_large'; errors: Array<FieldError & { index: number }> };
+  | { ok: false; errors: Array<FieldError & { index: number }> };
 
 interface Group {
   logType: string;
@@ -23,11 +33,12 @@ interface Group {
 
 /**
  * A request's events → one batch message per log type (split by size, see BATCH_LIMITS), and its
- * rejected events → one "rejected" message per log type, which the writer files in quarantine →
- * Pub/Sub. Events keep their request order within each message. Every message is marked
- * `pii_protected`: ingest builds the attributes itself, so a producer cannot set the mark.
+ * rejected events → one "rejected" message per log type, which the writer files in quarantine.
+ * Events keep their request order within each message. Every message is marked `pii_protected`:
+ * ingest builds the attributes itself, so a producer cannot set the mark. Pure (no I/O), so it
+ * can run on a worker thread with prepare (prepare-batch.ts).
  */
-export async function publishEvents(events: PreparedEvent[], rejected: RejectedEvent[], publisher: EventPublisher, piiKeyId: string): Promise<PublishReport> {
+export async function encodeMessages(events: PreparedEvent[], rejected: RejectedEvent[], piiKeyId: string): Promise<EncodeResult> {
   const groups = new Map<string, Group>();
   const add = (kind: Group['kind'], logType: string, line: Record<string, unknown>, index: number) => {
     const key = `${kind}/${logType}`;
@@ -42,22 +53,24 @@ export async function publishEvents(events: PreparedEvent[], rejected: RejectedE
     add('rejected', r.logType ?? UNKNOWN_LOG_TYPE, line as unknown as Record<string, unknown>, r.index);
   }
 
-  const messages: OutgoingMessage[] = [];
-  const carried: number[][] = [];
+  const messages: EncodedMessage[] = [];
   for (const group of groups.values()) {
     try {
       // Every line was PII-protected by prepare: the mark (with the key id) tells the writer not to hash again.
       for (const message of await encodeBatches(group.logType, group.lines, { source: INGEST_SOURCE, kind: group.kind, piiProtected: piiKeyId })) {
-        messages.push({ data: message.data, attributes: message.attributes });
-        carried.push(message.indexes.map((i) => group.indexes[i]!));
+        messages.push({ data: message.data, attributes: message.attributes, carried: message.indexes.map((i) => group.indexes[i]!) });
       }
     } catch (err) {
       if (!(err instanceof BatchEncodeError)) throw err;
-      return { kind: 'too_large', errors: [{ index: group.indexes[err.index]!, path: '', message: err.message }] };
+      return { ok: false, errors: [{ index: group.indexes[err.index]!, path: '', message: err.message }] };
     }
   }
+  return { ok: true, messages };
+}
 
-  const outcomes = await publisher.publish(messages);
+/** Encoded messages → Pub/Sub; on a partial failure, which request indexes are not durable. */
+export async function publishMessages(messages: EncodedMessage[], publisher: EventPublisher): Promise<PublishReport> {
+  const outcomes = await publisher.publish(messages.map((m) => ({ data: Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength), attributes: m.attributes })));
   const failed = outcomes.flatMap((o, i) => (o.ok ? [] : [i]));
   if (failed.length === 0) return { kind: 'published', messages: messages.length };
   const first = outcomes[failed[0]!]!;
@@ -65,7 +78,7 @@ export async function publishEvents(events: PreparedEvent[], rejected: RejectedE
     kind: 'partial',
     messages: messages.length,
     failedMessages: failed.length,
-    unpublished: failed.flatMap((i) => carried[i]!).sort((a, b) => a - b),
+    unpublished: failed.flatMap((i) => messages[i]!.carried).sort((a, b) => a - b),
     error: first.ok ? undefined : first.error,
   };
 }

@@ -5,6 +5,7 @@ import { openRegistrySource, type RegistrySource } from '@strata/schemas/postgre
 import type { Express } from 'express';
 import { createApp } from './app.js';
 import type { IngestConfig } from './config.js';
+import { createPreparePool, type PreparePool } from './prepare-pool.js';
 import { createPubsubPublisher } from './publisher.js';
 
 export interface IngestWiring {
@@ -13,6 +14,8 @@ export interface IngestWiring {
   topic: Topic;
   /** Close it on shutdown: it ends the registry's database pool. */
   registry: RegistrySource;
+  /** The /v1/events worker threads, when config.workerThreads > 0; close it after the server stopped. */
+  pool: PreparePool | undefined;
   /** From now on the app answers 503, so requests on kept-alive connections do not hold the stop open. */
   beginStopping(): void;
 }
@@ -27,6 +30,17 @@ export function wireIngest(config: IngestConfig, logger: Logger): IngestWiring {
   const topic = pubsub.topic(config.topic, { batching: { maxMessages: 1000, maxMilliseconds: 2 } });
   const registry = openRegistrySource({ databaseUrl: config.schemaRegistryDatabaseUrl, ttlMs: config.schemaRegistryTtlMs, logger });
   let stopping = false;
+  const pool =
+    config.workerThreads > 0
+      ? createPreparePool(config.workerThreads, {
+          pii: config.pii,
+          maxEvents: config.maxEventsPerRequest,
+          window: config.eventTimeWindow,
+          schemaRegistryDatabaseUrl: config.schemaRegistryDatabaseUrl,
+          schemaRegistryTtlMs: config.schemaRegistryTtlMs,
+          logLevel: config.logLevel,
+        })
+      : undefined;
   const app = createApp({
     config,
     registry,
@@ -36,6 +50,7 @@ export function wireIngest(config: IngestConfig, logger: Logger): IngestWiring {
     logger,
     newId: createUlidFactory(),
     stopping: () => stopping,
+    preparer: pool?.prepare,
   });
-  return { app, pubsub, topic, registry, beginStopping: () => (stopping = true) };
+  return { app, pubsub, topic, registry, pool, beginStopping: () => (stopping = true) };
 }

@@ -1,0 +1,114 @@
+import { createLogger } from '@strata/runtime';
+import { createPiiPolicy, createRegistry, decodeBatch, DEFAULT_EVENT_TIME_WINDOW, DEFAULT_PII_EXTRA_KEYS, loadBundledSchemas } from '@strata/schemas';
+import { makeEvent } from '@strata/test';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from './app.js';
+import type { RawBody } from './body.js';
+import type { Key } from './keys.js';
+import { testKeys } from './keys.fake.js';
+import { preparerFor, type BatchInput, type BatchOutcome } from './prepare-batch.js';
+import { createPreparePool, defaultWorkerThreads, type PreparePool, type PrepareWorkerSettings } from './prepare-pool.js';
+import { FakePublisher } from './publisher.fake.js';
+
+/**
+ * The worker pool runs the same prepareBatch as the request's thread, in real worker threads
+ * (prepare-worker.ts loaded through tsx): for every kind of body the outcome must be the one the
+ * inline preparer gives, down to the published lines.
+ */
+const settings: PrepareWorkerSettings = {
+  pii: { secret: 'test-secret-0123456789', keyId: 'k1', extraKeys: DEFAULT_PII_EXTRA_KEYS },
+  maxEvents: 10,
+  window: DEFAULT_EVENT_TIME_WINDOW,
+  schemaRegistryDatabaseUrl: undefined,
+  schemaRegistryTtlMs: 30_000,
+  logLevel: 'silent',
+};
+const registry = createRegistry(loadBundledSchemas());
+const pii = createPiiPolicy(settings.pii);
+const inline = preparerFor(settings, { current: async () => registry });
+const anyKey: Key = { name: 'backend', rate: { points: 1000, durationSeconds: 1 } };
+const actionsOnly: Key = { ...anyKey, name: 'web', logTypes: ['user_action'] };
+
+let pool: PreparePool;
+beforeAll(() => {
+  pool = createPreparePool(2, settings);
+});
+afterAll(() => pool.close());
+
+const raw = (text: string, format: RawBody['format'] = 'json'): RawBody => ({ bytes: Buffer.from(text), format });
+const now = () => new Date().toISOString();
+
+/** An outcome with its messages decoded and the receive time (each side's own clock) left out. */
+async function comparable(outcome: BatchOutcome): Promise<unknown> {
+  if (outcome.kind === 'refused') return outcome;
+  const messages = await Promise.all(
+    outcome.messages.map(async (m) => {
+      const decoded = await decodeBatch(m.attributes, Buffer.from(m.data));
+      if (!decoded.ok) throw new Error(decoded.reason);
+      const lines = decoded.lines.map((line) => {
+        if (!line.ok) return line;
+        const { received_at: receivedAt, ...rest } = line.value as Record<string, unknown>;
+        expect(typeof receivedAt === 'string' || m.attributes.kind === 'rejected').toBe(true);
+        return rest;
+      });
+      return { attributes: m.attributes, carried: m.carried, lines };
+    }),
+  );
+  return { ...outcome, messages };
+}
+
+describe('createPreparePool', () => {
+  const inputs: Array<[string, BatchInput]> = [
+    [
+      'accepted and quarantined events (NDJSON, own event_ids, PII to hash)',
+      {
+        key: anyKey,
+        atomic: false,
+        body: raw(
+          [
+            JSON.stringify(makeEvent({ event_id: 'e-1', ts: now(), user_id: 'u-1' })),
+            JSON.stringify(makeEvent({ event_id: 'e-2', ts: now(), price: 'twelve' })),
+            JSON.stringify({ log_type: 'order_event', event_id: 'e-3', ts: now(), event: 'created', order_id: 'o-1', customer_email: 'ada@example.com' }),
+          ].join('\n'),
+          'ndjson',
+        ),
+      },
+    ],
+    ['a body that is not JSON', { key: anyKey, atomic: false, body: raw('[{"log_type": ') }],
+    ['a log type the key may not write', { key: actionsOnly, atomic: false, body: raw(JSON.stringify([makeEvent({ ts: now() }), { log_type: 'order_event' }])) }],
+    ['too many events', { key: anyKey, atomic: false, body: raw(JSON.stringify(Array.from({ length: 11 }, () => makeEvent({ ts: now() })))) }],
+    ['atomic with an invalid event', { key: anyKey, atomic: true, body: raw(JSON.stringify([makeEvent({ event_id: 'a-1', ts: now() }), makeEvent({ event_id: 'a-2', ts: 'yesterday' })])) }],
+  ];
+
+  it.each(inputs)('gives what the request thread gives: %s', async (_name, input) => {
+    const [inWorker, inThread] = await Promise.all([pool.prepare(input), inline(input)]);
+    expect(await comparable(inWorker)).toEqual(await comparable(inThread));
+  });
+
+  it('serves /v1/events from its workers, end to end', async () => {
+    const publisher = new FakePublisher();
+    const app = createApp({
+      config: { keys: testKeys('k'), maxEventsPerRequest: 10, maxBodyBytes: 100_000, maxDecodedBytes: 100_000, projectId: 'p', eventTimeWindow: DEFAULT_EVENT_TIME_WINDOW },
+      registry: { current: async () => registry },
+      publisher,
+      hash: pii.hash,
+      logger: createLogger({ service: 'ingest', level: 'silent' }),
+      newId: () => 'never-called-on-this-thread',
+      preparer: pool.prepare,
+    });
+    const res = await request(app)
+      .post('/v1/events')
+      .set('x-api-key', 'k')
+      .send([makeEvent({ ts: now() }), makeEvent({ ts: now(), event: 42 })]);
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ accepted: 1, rejected: [{ index: 1 }] });
+    // Ids come from the worker's ULID factory, not this thread's newId.
+    expect(res.body.event_ids[0]).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
+    expect(publisher.published.map((m) => m.attributes.kind ?? 'events').sort()).toEqual(['events', 'rejected']);
+  });
+
+  it('has no workers on one CPU, one fewer than the CPUs otherwise, at most 4', () => {
+    expect([1, 2, 4, 16].map((cpus) => defaultWorkerThreads(cpus))).toEqual([0, 1, 3, 4]);
+  });
+});
