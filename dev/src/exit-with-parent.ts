@@ -10,8 +10,14 @@
  * Pub/Sub and GCS emulators) lived in the stack's process and is gone, and so is the other end of
  * its stdout, where a shutdown's log lines would spin on EPIPE (seen: pino retrying forever).
  */
-process.stdin.on('end', () => process.kill(process.pid, 'SIGKILL'));
-process.stdin.on('error', () => undefined);
-process.stdin.resume();
-// Watching the pipe must not be what keeps a service alive.
-(process.stdin as { unref?: () => void }).unref?.();
+import { isMainThread } from 'node:worker_threads';
+
+// Worker threads inherit the --import (ingest's prepare pool): there process.stdin is the worker's
+// own, empty stream, whose end would SIGKILL the whole service the moment a worker starts.
+if (isMainThread) {
+  process.stdin.on('end', () => process.kill(process.pid, 'SIGKILL'));
+  process.stdin.on('error', () => undefined);
+  process.stdin.resume();
+  // Watching the pipe must not be what keeps a service alive.
+  (process.stdin as { unref?: () => void }).unref?.();
+}

@@ -1,4 +1,4 @@
-import { gunzip, gzip } from 'node:zlib';
+import { gunzip, gzip, gzipSync } from 'node:zlib';
 import { promisify } from 'node:util';
 import { isPositiveIntegerText } from '@strata/runtime';
 import type { FieldError } from './registry.js';
@@ -85,6 +85,13 @@ export interface BatchOptions {
   maxEvents?: number;
   /** false: never compress (a producer that wants readable messages). */
   gzip?: boolean;
+  /**
+   * Compress on this thread instead of libuv's pool. Right where the caller is itself a worker
+   * thread with nothing else to do (ingest's prepare pool): waiting on the pool only adds a hop,
+   * and keeps each request's objects alive across it, so more of them survive into the old
+   * generation (npm run bench -w @strata/ingest: about a fifth less CPU per event).
+   */
+  gzipOnThread?: boolean;
   /** "rejected" for a message of RejectedLines. */
   kind?: 'events' | 'rejected';
   /** The key id the events were PII-protected with: ingest's alone, see pii.ts. */
@@ -128,7 +135,7 @@ async function buildMessage(
   let data = text;
   let encoding: BatchEncoding = 'ndjson';
   if (options.gzip !== false && text.length >= BATCH_LIMITS.gzipMinBytes) {
-    const packed = await gzipAsync(text, { level: GZIP_LEVEL });
+    const packed = options.gzipOnThread ? gzipSync(text, { level: GZIP_LEVEL }) : await gzipAsync(text, { level: GZIP_LEVEL });
     if (packed.length < text.length * 0.9) {
       data = packed;
       encoding = 'ndjson+gzip';

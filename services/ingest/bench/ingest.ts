@@ -14,7 +14,8 @@
  * survive a noisy shared machine better than absolute figures.
  *
  * Knobs: BENCH_MEASURE_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (16),
- * BENCH_ENDPOINTS (all: strata,bare,insert,multi), BENCH_CPU_PROF_DIR (write a V8 CPU profile of the
+ * BENCH_ENDPOINTS (all: bare,strata,inline,insert,multi; `inline` is Strata with INGEST_WORKER_THREADS=0),
+ * BENCH_INGEST_WORKER_THREADS (the `strata` row's INGEST_WORKER_THREADS; the service default when unset), BENCH_CPU_PROF_DIR (write a V8 CPU profile of the
  * Strata ingest process there), BENCH_STRATA_NODE_ARGS (extra node flags for that process, space-separated,
  * for experiments such as `--import ./a-loader-hook.mjs`). Exits non-zero when a server does not start or a run has errors.
  */
@@ -29,6 +30,7 @@ import { testDatabase, type TestDatabase } from '@strata/dev/postgres';
 import { startPubsubEmulator, type PubsubEmulator } from '@strata/dev/pubsub-emulator';
 import pg from 'pg';
 import { INGEST_NODE_OPTIONS } from '../src/node-options.js';
+import { defaultWorkerThreads } from '../src/prepare-pool.js';
 import type { LoadResult } from './load.js';
 
 // A benchmark's knobs are its environment.
@@ -52,6 +54,8 @@ const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 10_000;
 const CPU_PROF_DIR = env.BENCH_CPU_PROF_DIR;
 const STRATA_NODE_ARGS = (env.BENCH_STRATA_NODE_ARGS ?? '').split(' ').filter(Boolean);
+/** INGEST_WORKER_THREADS for the `strata` row; the service's default (one per CPU) when unset. */
+const STRATA_THREADS = env.BENCH_INGEST_WORKER_THREADS;
 // Every process runs with the options ingest is deployed with, baselines included: the ratios
 // then measure the work each endpoint does, not a V8 tuning only one of them got.
 const SERVER_NODE_OPTIONS = INGEST_NODE_OPTIONS.split(' ');
@@ -62,12 +66,13 @@ const benchDir = fileURLToPath(new URL('./', import.meta.url));
 // this process dies (SIGKILL included), so no server outlives the benchmark.
 const exitWithParent = new URL('../../../dev/src/exit-with-parent.ts', import.meta.url).href;
 
-type EndpointName = 'strata' | 'bare' | 'insert' | 'multi';
-const ALL: EndpointName[] = ['bare', 'strata', 'insert', 'multi'];
+type EndpointName = 'strata' | 'inline' | 'bare' | 'insert' | 'multi';
+const ALL: EndpointName[] = ['bare', 'strata', 'inline', 'insert', 'multi'];
 const chosen = (env.BENCH_ENDPOINTS ?? ALL.join(',')).split(',').map((s) => s.trim()) as EndpointName[];
 for (const name of chosen) if (!ALL.includes(name)) throw new Error(`BENCH_ENDPOINTS: unknown endpoint "${name}" (known: ${ALL.join(', ')})`);
 const LABELS: Record<EndpointName, string> = {
-  strata: 'Strata ingest → Pub/Sub emulator',
+  strata: `Strata ingest → Pub/Sub emulator (${STRATA_THREADS ?? defaultWorkerThreads()} worker threads)`,
+  inline: 'Strata ingest, no worker threads (context)',
   bare: 'bare express (parse + 202)',
   insert: 'INSERT per event (pg Pool 10)',
   multi: 'multi-row INSERT per request (context)',
@@ -241,7 +246,8 @@ interface Backends {
 }
 
 function serverFor(name: EndpointName, port: number, backends: Backends): { script: string; args: string[]; env: Record<string, string> } {
-  if (name === 'strata') {
+  if (name === 'strata' || name === 'inline') {
+    const threads = name === 'inline' ? '0' : STRATA_THREADS;
     return {
       script: 'services/ingest/src/main.ts',
       // The profile is written when the process exits after SIGTERM (ingest drains, then exits 0).
@@ -254,6 +260,7 @@ function serverFor(name: EndpointName, port: number, backends: Backends): { scri
         INGEST_KEYS: LOCAL.ingestKeys,
         PII_HASH_SECRET: LOCAL.piiHashSecret,
         LOG_LEVEL: 'warn',
+        ...(threads === undefined ? {} : { INGEST_WORKER_THREADS: threads }),
       },
     };
   }
@@ -345,10 +352,12 @@ CPU during the measured window, in cores (the machine has ${fmt(machineCores())}
 
 | endpoint | server process | events per server CPU-second | load process | emulator (bench process) | whole machine |
 | --- | ---: | ---: | ---: | ---: | ---: |
-${results.map((m) => `| ${m.name} | ${fmt(m.cpu.server, 2)} | ${fmt(m.cpu.server ? eventsPerSecond(m) / m.cpu.server : undefined)} | ${fmt(m.cpu.load, 2)} | ${m.name === 'strata' ? fmt(m.cpu.host, 2) : '—'} | ${fmt(m.cpu.machine, 2)} |`).join('\n')}
+${results.map((m) => `| ${m.name} | ${fmt(m.cpu.server, 2)} | ${fmt(m.cpu.server ? eventsPerSecond(m) / m.cpu.server : undefined)} | ${fmt(m.cpu.load, 2)} | ${m.name === 'strata' || m.name === 'inline' ? fmt(m.cpu.host, 2) : '—'} | ${fmt(m.cpu.machine, 2)} |`).join('\n')}
 
 Strata: the real service (src/main.ts), keys, validation, PII handling, one Pub/Sub message per batch, 202
-only after the emulator acked the publish; the emulator runs in the bench process on the same cores.
+only after the emulator acked the publish; the emulator runs in the bench process on the same cores. Parse,
+validation, PII and encoding run on its worker threads (INGEST_WORKER_THREADS; "inline" runs them on the request
+thread). The bare and INSERT endpoints are single-threaded express apps, as such endpoints are written.
 INSERT: ${dbKind}; no validation. One autocommit INSERT per event is what the
 issue's "design users leave" does; a multi-row INSERT per request is faster and shown for context only: it is
 not what such endpoints typically do, and the goal is not set against it.

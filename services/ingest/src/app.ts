@@ -49,6 +49,8 @@ export function createApp(deps: IngestDeps): Express {
   const pii = { hash, extraKeys: deps.piiExtraKeys ?? DEFAULT_PII_EXTRA_KEYS };
   const app = express();
   app.disable('x-powered-by');
+  // Every answer is to a POST: an ETag (a SHA-1 of each body, which express computes by default) serves no cache.
+  app.set('etag', false);
 
   // JSON arrays, batch objects with `common`, NDJSON and sendBeacon's text/plain; gzip and deflate.
   // Read and bounded here; parsed with the rest of prepare, which may be on a worker thread.

@@ -17,7 +17,7 @@ describe('loadConfig', () => {
     ]);
   });
 
-  it('reads the worker threads: one fewer than the CPUs by default, 0 for none, a bad count named', () => {
+  it('reads the worker threads: one per CPU by default, 0 for none, a bad count named', () => {
     expect(loadConfig(base).workerThreads).toBe(defaultWorkerThreads());
     expect(loadConfig({ ...base, INGEST_WORKER_THREADS: '0' }).workerThreads).toBe(0);
     expect(() => loadConfig({ ...base, INGEST_WORKER_THREADS: 'two' })).toThrow(/INGEST_WORKER_THREADS/);

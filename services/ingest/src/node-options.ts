@@ -9,3 +9,10 @@
  * It costs at most 3 × 64 MB of address space, committed only as the young generation grows.
  */
 export const INGEST_NODE_OPTIONS = '--max-semi-space-size=64';
+
+/**
+ * The same young generation for prepare-pool.ts's worker threads, which now do most of that
+ * allocation: a worker takes no V8 flags (NODE_OPTIONS' semi-space size does not reach it), only
+ * resourceLimits, where V8's young generation is three semi-spaces.
+ */
+export const WORKER_YOUNG_GENERATION_MB = 3 * 64;

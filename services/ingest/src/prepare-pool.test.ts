@@ -108,7 +108,7 @@ describe('createPreparePool', () => {
     expect(publisher.published.map((m) => m.attributes.kind ?? 'events').sort()).toEqual(['events', 'rejected']);
   });
 
-  it('has no workers on one CPU, one fewer than the CPUs otherwise, at most 4', () => {
-    expect([1, 2, 4, 16].map((cpus) => defaultWorkerThreads(cpus))).toEqual([0, 1, 3, 4]);
+  it('has no workers on one CPU, one per CPU otherwise, at most 4', () => {
+    expect([1, 2, 4, 16].map((cpus) => defaultWorkerThreads(cpus))).toEqual([0, 2, 4, 4]);
   });
 });

@@ -57,7 +57,7 @@ export async function encodeMessages(events: PreparedEvent[], rejected: Rejected
   for (const group of groups.values()) {
     try {
       // Every line was PII-protected by prepare: the mark (with the key id) tells the writer not to hash again.
-      for (const message of await encodeBatches(group.logType, group.lines, { source: INGEST_SOURCE, kind: group.kind, piiProtected: piiKeyId })) {
+      for (const message of await encodeBatches(group.logType, group.lines, { source: INGEST_SOURCE, kind: group.kind, piiProtected: piiKeyId, gzipOnThread: true })) {
         messages.push({ data: message.data, attributes: message.attributes, carried: message.indexes.map((i) => group.indexes[i]!) });
       }
     } catch (err) {
