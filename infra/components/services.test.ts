@@ -74,6 +74,8 @@ describe('serviceEnvironments', () => {
   it('starts ingest and the writer with their NODE_OPTIONS', () => {
     expect(env.ingest.NODE_OPTIONS).toBe(INGEST_NODE_OPTIONS);
     expect(env.writer.NODE_OPTIONS).toBe(WRITER_NODE_OPTIONS);
+    // One vCPU: ingest prepares on the request thread, whatever CPU count the instance reports.
+    expect({ cpu: SERVICE_SIZING.ingest.cpu, threads: env.ingest.INGEST_WORKER_THREADS }).toEqual({ cpu: '1', threads: '0' });
   });
 
   it('runs the writer at the concurrency PUSH_DELIVERY assumes, with a whole vCPU', () => {

@@ -1,7 +1,7 @@
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
 import { PUSH_DELIVERY } from '@strata/schemas';
-import { INGEST_NODE_OPTIONS } from '@strata/ingest/node-options';
+import { defaultWorkerThreads, INGEST_NODE_OPTIONS } from '@strata/ingest/node-options';
 import { WRITER_NODE_OPTIONS } from '@strata/writer/node-options';
 import type { SecretRef } from './secrets.js';
 
@@ -96,6 +96,9 @@ export function serviceEnvironments(s: EnvironmentSettings): Record<ServiceName,
       PUBSUB_TOPIC: s.topicName,
       INGEST_KEYS_FILE: secretFilePath('ingestKeys'),
       NODE_OPTIONS: INGEST_NODE_OPTIONS,
+      // From the vCPUs the function is given, not from what the instance reports: Cloud Run may show
+      // more CPUs than its quota. One vCPU takes no workers (per CPU, inline is the more efficient).
+      INGEST_WORKER_THREADS: String(defaultWorkerThreads(Number(SERVICE_SIZING.ingest.cpu))),
     },
     writer: {
       ...common,

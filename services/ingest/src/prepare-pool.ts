@@ -1,9 +1,10 @@
-import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { workerPath } from '@strata/runtime';
 import { Piscina } from 'piscina';
 import type { Preparer } from './accept-events.js';
 import { WORKER_YOUNG_GENERATION_MB } from './node-options.js';
+
+export { defaultWorkerThreads } from './node-options.js';
 import type { BatchInput, BatchOutcome, PreparerSettings } from './prepare-batch.js';
 
 /**
@@ -28,15 +29,6 @@ export interface PreparePool {
   close(): Promise<void>;
 }
 
-/**
- * One worker per CPU, at most 4; none on one CPU, where the pool would only add a hop. As many
- * workers as CPUs, not one fewer: the request's thread spends about a third of its time waiting
- * (npm run bench -w @strata/ingest on 2 CPUs: 2 workers 64k events/s, 1 worker 55k, none 51k).
- * availableParallelism() honours the CPU affinity the platform gives.
- */
-export function defaultWorkerThreads(cpus: number = availableParallelism()): number {
-  return cpus < 2 ? 0 : Math.min(4, cpus);
-}
 
 /**
  * Tasks a worker holds at once. A task is synchronous, so more than one does not interleave them:
