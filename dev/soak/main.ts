@@ -40,6 +40,8 @@ function options() {
       'keep-data': { type: 'boolean', default: false },
       // As npm start does; 0 leaves the curator idle.
       'curator-seconds': { type: 'string', default: '30' },
+      // The curator's CURATOR_DUCKDB_MEMORY_LIMIT; its default (1GiB) when absent.
+      'curator-memory-limit': { type: 'string' },
     },
   });
   const positive = (name: keyof typeof values) => {
@@ -59,6 +61,7 @@ function options() {
     out: resolve(repoRoot, values.out!),
     keepData: values['keep-data']!,
     curatorEveryMs: Number(values['curator-seconds']) * 1000,
+    curatorMemoryLimit: values['curator-memory-limit'],
   };
 }
 
@@ -147,6 +150,7 @@ async function soak(opts: ReturnType<typeof options>, stack: Stack, dataDir: str
     rate: opts.rate,
     batchSize: opts.batchSize,
     flushMaxAgeMs: PUSH_DELIVERY.flushMaxAgeMs,
+    curatorMemoryLimit: opts.curatorMemoryLimit,
     sampleSeconds: opts.sampleSeconds,
     warmUpFraction: WARM_UP_FRACTION,
     window,
@@ -164,7 +168,7 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'strata-soak-'));
   console.log(`soak: ${opts.minutes} min at ${fmt(opts.rate)} events/s in ${opts.batchSize}-event batches; local stack in ${dataDir}`);
   // The stack's default flush age: the freshness goal is stated against it.
-  const stack = await startStack({ dataDir });
+  const stack = await startStack({ dataDir, ...(opts.curatorMemoryLimit ? { curatorEnv: { CURATOR_DUCKDB_MEMORY_LIMIT: opts.curatorMemoryLimit } } : {}) });
   const interrupt = new AbortController();
   process.once('SIGINT', () => {
     console.log('\ninterrupted: stopping the producer and the stack (no report)…');

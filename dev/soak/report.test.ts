@@ -11,6 +11,7 @@ const summary: SoakSummary = {
   rate: 2000,
   batchSize: 100,
   flushMaxAgeMs: 5000,
+  curatorMemoryLimit: '192MiB',
   sampleSeconds: 2,
   warmUpFraction: 0.2,
   window: soakWindow(T0, T0 + 60_000, 0.2, 5000),
@@ -45,6 +46,10 @@ describe('renderReport', () => {
     const cells = (line: string | undefined) => line!.split('|').length;
     expect(cells(lines[header + 1])).toBe(cells(lines[header]));
     expect(cells(row('writer'))).toBe(cells(lines[header]));
+  });
+
+  it('says what bounded the curator: its DuckDB memory limit', () => {
+    expect(report).toContain('curator `CURATOR_DUCKDB_MEMORY_LIMIT` 192MiB');
   });
 
   it('links the three plots', () => {

@@ -15,6 +15,8 @@ export interface SoakSummary {
   rate: number;
   batchSize: number;
   flushMaxAgeMs: number;
+  /** The curator's DuckDB memory_limit (CURATOR_DUCKDB_MEMORY_LIMIT), what bounds its run peaks; its default when unset. */
+  curatorMemoryLimit: string | undefined;
   sampleSeconds: number;
   warmUpFraction: number;
   window: Window;
@@ -76,7 +78,7 @@ export function renderReport(summary: SoakSummary): string {
   return `# Soak run: ${n(summary.minutes, 1)} min at ${n(summary.rate)} events/s
 
 - \`${summary.command}\`, started ${summary.startedAt.toISOString()} on ${summary.machine}
-- the local stack (\`startStack\`: both emulators and PGlite in the soak's own process, each service a process of its own) in a temp folder; writer \`FLUSH_MAX_AGE_MS\` ${n(summary.flushMaxAgeMs)}
+- the local stack (\`startStack\`: both emulators and PGlite in the soak's own process, each service a process of its own) in a temp folder; writer \`FLUSH_MAX_AGE_MS\` ${n(summary.flushMaxAgeMs)}; curator \`CURATOR_DUCKDB_MEMORY_LIMIT\` ${summary.curatorMemoryLimit ?? 'unset (its default)'}
 - ${n(summary.batchSize)}-event batches with client-side ULID event_ids; RSS sampled every ${n(summary.sampleSeconds)} s
 - warm-up: the first ${n(summary.warmUpFraction * 100)}% of the load (${n(warmUpSeconds)} s), left out of the memory slopes and of the "after warm-up" figures
 

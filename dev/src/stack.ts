@@ -37,6 +37,8 @@ export interface StackOptions {
   pushConcurrency?: number;
   /** More writer environment (e.g. FLUSH_QUIET_MS), applied over the defaults above. */
   writerEnv?: Record<string, string>;
+  /** More curator environment (e.g. CURATOR_DUCKDB_MEMORY_LIMIT), applied over the defaults. */
+  curatorEnv?: Record<string, string>;
   /**
    * Serve the schema versions published to the stack's database (`npm run schemas:publish`), as in
    * the cloud: ingest, the writer and the curator's replay read its schema_registry table and
@@ -225,6 +227,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         CURATOR_WORK_DIR: join(dataDir, 'curator-work'),
         // Replay publishes where ingest does.
         PUBSUB_TOPIC: LOCAL.topic,
+        ...options.curatorEnv,
       },
     };
 
