@@ -8,7 +8,7 @@ import { ackDeadlineSecondsFor, PUSH_DELIVERY } from '@strata/schemas';
 import { loadConfig as loadWriterConfig } from '@strata/writer';
 import { WRITER_NODE_OPTIONS } from '@strata/writer/node-options';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { secretFilePath, serviceEnvironments, Services, SERVICE_SIZING, type ServiceSpec } from './services.js';
+import { secretFilePath, serviceEnvironments, Services, SERVICE_SIZING, wholeCpus, type ServiceSpec } from './services.js';
 import { fixtureBundles, INGEST_KEYS, setRecordingMocks, valueOf, type Recorded } from '../pulumi-mocks.fake.js';
 
 const settings = {
@@ -76,6 +76,8 @@ describe('serviceEnvironments', () => {
     expect(env.writer.NODE_OPTIONS).toBe(WRITER_NODE_OPTIONS);
     // One vCPU: ingest prepares on the request thread, whatever CPU count the instance reports.
     expect({ cpu: SERVICE_SIZING.ingest.cpu, threads: env.ingest.INGEST_WORKER_THREADS }).toEqual({ cpu: '1', threads: '0' });
+    expect(['1', '2', '2000m', '500m'].map(wholeCpus)).toEqual([1, 2, 2, 1]);
+    expect(() => wholeCpus('two')).toThrow('not a Cloud Run CPU value: "two"');
   });
 
   it('runs the writer at the concurrency PUSH_DELIVERY assumes, with a whole vCPU', () => {

@@ -44,6 +44,13 @@ export const SERVICE_SIZING: Record<ServiceName, { cpu: string; memory: string; 
   curator: { cpu: '2', memory: '4Gi', concurrency: 1, ingress: 'ALLOW_INTERNAL_ONLY' },
 };
 
+/** Whole vCPUs in a Cloud Run CPU value ("1", "2", "2000m"); a fraction of one counts as 1. */
+export function wholeCpus(cpu: string): number {
+  const count = cpu.endsWith('m') ? Number(cpu.slice(0, -1)) / 1000 : Number(cpu);
+  if (!Number.isFinite(count) || count <= 0) throw new Error(`not a Cloud Run CPU value: "${cpu}"`);
+  return Math.max(1, Math.floor(count));
+}
+
 /** Where the functions find their secret files (one folder per secret: Cloud Run mounts each alone). */
 export const SECRET_FILES = {
   ingestKeys: { mountPath: '/strata/secrets/ingest-keys', fileName: 'keys.json' },
@@ -98,7 +105,7 @@ export function serviceEnvironments(s: EnvironmentSettings): Record<ServiceName,
       NODE_OPTIONS: INGEST_NODE_OPTIONS,
       // From the vCPUs the function is given, not from what the instance reports: Cloud Run may show
       // more CPUs than its quota. One vCPU takes no workers (per CPU, inline is the more efficient).
-      INGEST_WORKER_THREADS: String(defaultWorkerThreads(Number(SERVICE_SIZING.ingest.cpu))),
+      INGEST_WORKER_THREADS: String(defaultWorkerThreads(wholeCpus(SERVICE_SIZING.ingest.cpu))),
     },
     writer: {
       ...common,

@@ -62,6 +62,11 @@ export function createEventAcceptor(deps: AcceptDeps): (request: AcceptRequest) 
       sendError(res, 400, 'invalid_events', `${rejected.length} of ${total} events are invalid; nothing was published (atomic)`, { errors });
       return undefined;
     }
+    if (outcome.tooLarge) {
+      signal(log, 'ingest.request_rejected', { errors: outcome.tooLarge.length, status: 413 });
+      sendError(res, 413, 'event_too_large', outcome.tooLarge[0]!.message, { errors: outcome.tooLarge });
+      return undefined;
+    }
     const report = await publishMessages(messages, publisher);
     if (report.kind === 'partial') {
       // Not everything is durable, so the request is not accepted. What was published is in

@@ -23,4 +23,6 @@ const stop = createStop(logger, {
   close: [() => pubsub.close(), () => registry.close(), async () => pool?.close()],
 });
 trapFunctionSignals(stop);
+// A prepare worker that cannot start fails the start, not every request.
+await pool?.ready;
 http('ingest', inFlight.handler);

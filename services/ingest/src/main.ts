@@ -22,5 +22,7 @@ const stop = createStop(logger, {
   close: [() => pubsub.close(), () => registry.close(), async () => pool?.close()],
 });
 trapSignals(stop);
+// A prepare worker that cannot start fails the start, not every request.
+await pool?.ready;
 const port = await listen(server, config.port);
 logger.info({ port, topic: config.topic, timeouts }, 'ingest listening');

@@ -1,8 +1,8 @@
 import { createUlidFactory } from '@strata/runtime';
-import { createPiiPolicy, type EventTimeWindow, type FieldError, type PiiPolicy, type PiiSettings, type Registry } from '@strata/schemas';
+import { createPiiPolicy, type EventTimeWindow, type FieldError, type PiiSettings, type Registry } from '@strata/schemas';
 import { parseEventBody, type RawBody } from './body.js';
 import { allowsLogType, forbiddenLogTypeReason, type Key } from './keys.js';
-import { prepareEvents } from './prepare.js';
+import { prepareEvents, type PrepareDeps } from './prepare.js';
 import { encodeMessages, type EncodedMessage } from './publish-events.js';
 
 /**
@@ -13,16 +13,10 @@ import { encodeMessages, type EncodedMessage } from './publish-events.js';
  * carries. What needs state shared by every request (the key's rate, the publisher) stays with
  * the route (accept-events.ts).
  */
-export interface BatchContext {
-  registry: Registry;
-  pii: PiiPolicy;
+export type BatchContext = Omit<PrepareDeps, 'defaultSource'> & {
   /** The PII key id ingest protects with: the mark on every message it publishes. */
   piiKeyId: string;
-  newId: () => string;
-  now: () => Date;
-  maxEvents: number;
-  window: EventTimeWindow;
-}
+};
 
 export interface BatchInput {
   /** A body as read (parsed here), or events a route has already mapped (the Segment routes). */
@@ -52,8 +46,10 @@ export interface BatchReady {
   eventIds: Array<string | null>;
   /** The invalid events, by request index, with their reasons; their data travels in `messages` (to quarantine). */
   rejected: Array<{ index: number; errors: FieldError[] }>;
-  /** What to publish; empty for an atomic request with rejected events. */
+  /** What to publish; empty for an atomic request with rejected events, or when one is too large. */
   messages: EncodedMessage[];
+  /** An event no Pub/Sub message can carry: the route answers 413 (after the rate check, as for any request). */
+  tooLarge?: Array<FieldError & { index: number }>;
 }
 
 export type BatchOutcome = BatchRefusal | BatchReady;
@@ -105,7 +101,7 @@ export async function prepareBatch(input: BatchInput, ctx: BatchContext): Promis
   // Atomic with invalid events: nothing will be published, so nothing is encoded.
   if (input.atomic && rejected.length > 0) return ready([]);
   const encoded = await encodeMessages(events, rejected, ctx.piiKeyId);
-  if (!encoded.ok) return refused(413, 'event_too_large', encoded.errors[0]!.message, { errors: encoded.errors }, encoded.errors.length);
+  if (!encoded.ok) return { ...ready([]), tooLarge: encoded.errors };
   return ready(encoded.messages);
 }
 

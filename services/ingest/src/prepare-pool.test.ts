@@ -30,9 +30,11 @@ const inline = preparerFor(settings, { current: async () => registry });
 const anyKey: Key = { name: 'backend', rate: { points: 1000, durationSeconds: 1 } };
 const actionsOnly: Key = { ...anyKey, name: 'web', logTypes: ['user_action'] };
 
+const silent = createLogger({ service: 'ingest', level: 'silent' });
 let pool: PreparePool;
-beforeAll(() => {
-  pool = createPreparePool(2, settings);
+beforeAll(async () => {
+  pool = createPreparePool(2, settings, { logger: silent, fallback: inline });
+  await pool.ready;
 });
 afterAll(() => pool.close());
 
@@ -75,6 +77,10 @@ describe('createPreparePool', () => {
         ),
       },
     ],
+    [
+      'a body over 4 KiB, whose bytes move to the worker rather than being copied',
+      { key: anyKey, atomic: false, body: { bytes: Buffer.from(JSON.stringify(Array.from({ length: 10 }, (_, i) => makeEvent({ event_id: `big-${i}`, ts: now(), page_url: `https://shop.example/${'p'.repeat(600)}` })))), format: 'json' } },
+    ],
     ['a body that is not JSON', { key: anyKey, atomic: false, body: raw('[{"log_type": ') }],
     ['a log type the key may not write', { key: actionsOnly, atomic: false, body: raw(JSON.stringify([makeEvent({ ts: now() }), { log_type: 'order_event' }])) }],
     ['too many events', { key: anyKey, atomic: false, body: raw(JSON.stringify(Array.from({ length: 11 }, () => makeEvent({ ts: now() })))) }],
@@ -82,7 +88,9 @@ describe('createPreparePool', () => {
   ];
 
   it.each(inputs)('gives what the request thread gives: %s', async (_name, input) => {
-    const [inWorker, inThread] = await Promise.all([pool.prepare(input), inline(input)]);
+    // The request thread's copy first: a transferred body is detached from this thread.
+    const inThread = await inline(structuredClone(input));
+    const inWorker = await pool.prepare(input);
     expect(await comparable(inWorker)).toEqual(await comparable(inThread));
   });
 
@@ -93,7 +101,7 @@ describe('createPreparePool', () => {
       registry: { current: async () => registry },
       publisher,
       hash: pii.hash,
-      logger: createLogger({ service: 'ingest', level: 'silent' }),
+      logger: silent,
       newId: () => 'never-called-on-this-thread',
       preparer: pool.prepare,
     });
@@ -106,6 +114,21 @@ describe('createPreparePool', () => {
     // Ids come from the worker's ULID factory, not this thread's newId.
     expect(res.body.event_ids[0]).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
     expect(publisher.published.map((m) => m.attributes.kind ?? 'events').sort()).toEqual(['events', 'rejected']);
+  });
+
+  it('fails its start-up check when a worker cannot start, without crashing, and then prepares on the request thread', async () => {
+    const errors: unknown[] = [];
+    const logger = createLogger({ service: 'ingest', level: 'error' }, { write: (line: string) => void errors.push(JSON.parse(line)) });
+    // No PII settings: the worker throws as it loads.
+    const broken = createPreparePool(1, { ...settings, pii: undefined as never }, { logger, fallback: inline });
+    try {
+      await expect(broken.ready).rejects.toThrow(/prepare workers .* could not start/);
+      const input: BatchInput = { key: anyKey, atomic: false, body: raw(JSON.stringify([makeEvent({ event_id: 'f-1', ts: now() })])) };
+      const outcome = await broken.prepare(input);
+      expect(outcome).toMatchObject({ kind: 'ready', accepted: 1, eventIds: ['f-1'] });
+    } finally {
+      await broken.close();
+    }
   });
 
   it('has no workers on one CPU, one per CPU otherwise, at most 4', () => {

@@ -1,5 +1,5 @@
 import { pathToFileURL } from 'node:url';
-import { workerPath } from '@strata/runtime';
+import { workerPath, type Logger } from '@strata/runtime';
 import { Piscina } from 'piscina';
 import type { Preparer } from './accept-events.js';
 import { WORKER_YOUNG_GENERATION_MB } from './node-options.js';
@@ -25,6 +25,12 @@ export interface PrepareWorkerSettings extends PreparerSettings {
 
 export interface PreparePool {
   prepare: Preparer;
+  /**
+   * Settles once every worker has prepared a first (empty) request: rejects, naming the cause,
+   * when a worker cannot start. Await it before serving, so a broken deployment fails at start-up
+   * instead of answering every request 500.
+   */
+  ready: Promise<void>;
   /** After the server stopped taking requests: ends the workers (and their registry pools). */
   close(): Promise<void>;
 }
@@ -49,7 +55,17 @@ function transferable(input: BatchInput): ArrayBuffer[] {
   return owned ? [bytes.buffer as ArrayBuffer] : [];
 }
 
-export function createPreparePool(threads: number, settings: PrepareWorkerSettings): PreparePool {
+/** How long one body may take on a worker before its request gets an error instead of waiting on (a stuck or lost worker). */
+const TASK_TIMEOUT_MS = 10_000;
+
+export interface PreparePoolOptions {
+  /** Worker failures (a worker that died with nothing in flight) are logged here. */
+  logger: Logger;
+  /** Used when no worker is left (every one failed while starting): requests are prepared on their own thread. */
+  fallback: Preparer;
+}
+
+export function createPreparePool(threads: number, settings: PrepareWorkerSettings, options: PreparePoolOptions): PreparePool {
   const filename = workerPath(import.meta.url, './prepare-worker.ts', 'prepare-worker.mjs');
   // Workers get their own execArgv, not the process's: V8 flags are refused in a worker, and a
   // preload of the process (the local stack's exit-with-parent.ts) has no business there. In the
@@ -65,8 +81,32 @@ export function createPreparePool(threads: number, settings: PrepareWorkerSettin
     execArgv,
     resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
   });
+  // A worker failing with no task in flight is an 'error' event: without a listener it would crash
+  // the service. One that fails while starting is not replaced, and the tasks queued for it would
+  // wait forever: once no worker is left, requests are prepared on their own thread instead.
+  let gone: unknown;
+  pool.on('error', (err: unknown) => {
+    options.logger.error({ err, workers: pool.threads.length }, 'prepare worker failed');
+    if (pool.threads.length === 0) gone ??= err;
+  });
+  const probe: BatchInput = { key: { name: 'start-up-probe', rate: { points: 1, durationSeconds: 1 } }, atomic: false, body: { events: [] } };
+  const ready = new Promise<void>((resolve, reject) => {
+    const fail = (err: unknown) => {
+      // piscina does not start a worker again that failed while starting.
+      gone ??= err;
+      reject(new Error(`ingest's prepare workers (${filename}) could not start: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+    };
+    pool.once('error', fail);
+    Promise.all(Array.from({ length: threads }, () => pool.run(probe, { signal: AbortSignal.timeout(TASK_TIMEOUT_MS) }))).then(() => {
+      pool.off('error', fail);
+      resolve();
+    }, fail);
+  });
+  // Awaited by the entry points; a rejection is theirs to report, not an unhandled one.
+  ready.catch(() => undefined);
   return {
-    prepare: (input) => pool.run(input, { transferList: transferable(input) }),
+    ready,
+    prepare: (input) => (gone !== undefined ? options.fallback(input) : pool.run(input, { transferList: transferable(input), signal: AbortSignal.timeout(TASK_TIMEOUT_MS) })),
     close: () => pool.destroy(),
   };
 }

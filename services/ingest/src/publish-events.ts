@@ -1,3 +1,4 @@
+import { isMainThread } from 'node:worker_threads';
 import { BatchEncodeError, encodeBatches, UNKNOWN_LOG_TYPE, type FieldError, type RejectedLine } from '@strata/schemas';
 import type { PreparedEvent, RejectedEvent } from './prepare.js';
 import type { EventPublisher } from './publisher.js';
@@ -57,7 +58,8 @@ export async function encodeMessages(events: PreparedEvent[], rejected: Rejected
   for (const group of groups.values()) {
     try {
       // Every line was PII-protected by prepare: the mark (with the key id) tells the writer not to hash again.
-      for (const message of await encodeBatches(group.logType, group.lines, { source: INGEST_SOURCE, kind: group.kind, piiProtected: piiKeyId, gzipOnThread: true })) {
+      // On a prepare-pool worker gzip runs on the worker itself; on the request's thread, on libuv's pool.
+      for (const message of await encodeBatches(group.logType, group.lines, { source: INGEST_SOURCE, kind: group.kind, piiProtected: piiKeyId, gzipOnThread: !isMainThread })) {
         messages.push({ data: message.data, attributes: message.attributes, carried: message.indexes.map((i) => group.indexes[i]!) });
       }
     } catch (err) {

@@ -5,6 +5,7 @@ import { openRegistrySource, type RegistrySource } from '@strata/schemas/postgre
 import type { Express } from 'express';
 import { createApp } from './app.js';
 import type { IngestConfig } from './config.js';
+import { inlinePreparer } from './prepare-batch.js';
 import { createPreparePool, type PreparePool } from './prepare-pool.js';
 import { createPubsubPublisher } from './publisher.js';
 
@@ -30,25 +31,42 @@ export function wireIngest(config: IngestConfig, logger: Logger): IngestWiring {
   const topic = pubsub.topic(config.topic, { batching: { maxMessages: 1000, maxMilliseconds: 2 } });
   const registry = openRegistrySource({ databaseUrl: config.schemaRegistryDatabaseUrl, ttlMs: config.schemaRegistryTtlMs, logger });
   let stopping = false;
+  const hash = createPiiHasher(config.pii.secret, config.pii.keyId);
+  const newId = createUlidFactory();
   const pool =
     config.workerThreads > 0
-      ? createPreparePool(config.workerThreads, {
-          pii: config.pii,
-          maxEvents: config.maxEventsPerRequest,
-          window: config.eventTimeWindow,
-          schemaRegistryDatabaseUrl: config.schemaRegistryDatabaseUrl,
-          schemaRegistryTtlMs: config.schemaRegistryTtlMs,
-          logLevel: config.logLevel,
-        })
+      ? createPreparePool(
+          config.workerThreads,
+          {
+            pii: config.pii,
+            maxEvents: config.maxEventsPerRequest,
+            window: config.eventTimeWindow,
+            schemaRegistryDatabaseUrl: config.schemaRegistryDatabaseUrl,
+            schemaRegistryTtlMs: config.schemaRegistryTtlMs,
+            logLevel: config.logLevel,
+          },
+          {
+            logger,
+            fallback: inlinePreparer({
+              registry,
+              pii: { hash, extraKeys: config.pii.extraKeys },
+              piiKeyId: hash.keyId,
+              newId,
+              now: () => new Date(),
+              maxEvents: config.maxEventsPerRequest,
+              window: config.eventTimeWindow,
+            }),
+          },
+        )
       : undefined;
   const app = createApp({
     config,
     registry,
     publisher: createPubsubPublisher(topic, { timeoutMs: config.publishTimeoutMs, maxOutstandingBytes: config.maxOutstandingPublishBytes }),
-    hash: createPiiHasher(config.pii.secret, config.pii.keyId),
+    hash,
     piiExtraKeys: config.pii.extraKeys,
     logger,
-    newId: createUlidFactory(),
+    newId,
     stopping: () => stopping,
     preparer: pool?.prepare,
   });
