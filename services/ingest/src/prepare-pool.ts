@@ -56,9 +56,10 @@ function transferable(input: BatchInput): ArrayBuffer[] {
 }
 
 /**
- * How long the start-up check waits for the workers. Requests carry no such signal: piscina's
- * abort support cost about a fifth of the pool's throughput in the bench, and a request's
- * worker either answers, fails its tasks (500) or, gone for good, leaves the fallback.
+ * How long the start-up check waits for the workers. Requests carry no such signal: the one bench
+ * run with a per-request AbortSignal was the slowest of the session (on a noisy machine, so not a
+ * clean measurement), and a request's worker either answers, fails its tasks (500) or, gone for
+ * good, leaves the fallback.
  */
 const TASK_TIMEOUT_MS = 10_000;
 
