@@ -1,11 +1,11 @@
 import { gzipSync } from 'node:zlib';
-import { createLogger } from '@strata/runtime';
-import { createPiiHasher, createRegistry, decodeBatch, DEFAULT_EVENT_TIME_WINDOW, loadBundledSchemas } from '@strata/schemas';
+import { createRegistry, decodeBatch, DEFAULT_EVENT_TIME_WINDOW, loadBundledSchemas } from '@strata/schemas';
 import request from 'supertest';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from './app.js';
 import { createKey } from './keys.js';
-import { FakePublisher } from './publisher.fake.js';
+import { testApp, testHasher } from './app.fake.js';
+import type { FakePublisher } from './publisher.fake.js';
 
 /**
  * The Segment HTTP Tracking API routes: what Segment SDKs send (analytics-node's batch, single
@@ -14,7 +14,6 @@ import { FakePublisher } from './publisher.fake.js';
  */
 const NOW = '2026-11-21T12:00:00.000Z';
 const registry = createRegistry(loadBundledSchemas());
-const hasher = createPiiHasher('test-secret-0123456789');
 const server = createKey({ name: 'backend', rate: { points: 1_000_000, durationSeconds: 1 } });
 const segmentOnly = createKey({ name: 'segment-only', logTypes: ['segment_track', 'segment_page', 'segment_identify'] });
 const tiny = createKey({ name: 'tiny', rate: { points: 1, durationSeconds: 60 } });
@@ -34,20 +33,13 @@ const call = (fields: Record<string, unknown>) => ({
 describe('Segment HTTP Tracking API', () => {
   let publisher: FakePublisher;
   let app: ReturnType<typeof createApp>;
-  let ids = 0;
 
   beforeEach(() => {
-    publisher = new FakePublisher();
-    ids = 0;
-    app = createApp({
+    ({ app, publisher } = testApp({
       config: { keys: [server.entry, segmentOnly.entry, tiny.entry], maxEventsPerRequest: 10, maxBodyBytes: 100_000, maxDecodedBytes: 1_000_000, projectId: 'p', eventTimeWindow: DEFAULT_EVENT_TIME_WINDOW },
       registry: { current: async () => registry },
-      publisher,
-      hash: hasher,
-      logger: createLogger({ service: 'ingest', level: 'silent' }),
-      newId: () => `id-${++ids}`,
-      now: () => new Date(NOW),
-    });
+      now: NOW,
+    }));
   });
 
   /** Every published event by log type, decoded; `rejected` holds the quarantine lines. */
@@ -99,7 +91,7 @@ describe('Segment HTTP Tracking API', () => {
     ]);
     expect(events.segment_identify).toEqual([
       // email is declared x-pii hash: it leaves ingest hashed.
-      { ...common, event_id: 'm-5', event: 'identify', user_id: 'u-1', schema_version: 1, email: hasher('ada@example.com'), name: 'Ada', plan: 'pro' },
+      { ...common, event_id: 'm-5', event: 'identify', user_id: 'u-1', schema_version: 1, email: testHasher('ada@example.com'), name: 'Ada', plan: 'pro' },
       { ...common, event_id: 'm-6', event: 'group', user_id: 'u-1', schema_version: 1, group_id: '42', name: 'Initech', employees: 300 },
       { ...common, event_id: 'm-7', event: 'alias', user_id: 'u-1', schema_version: 1, previous_id: 'a-1' },
     ]);

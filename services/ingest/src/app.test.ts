@@ -5,7 +5,8 @@ import { makeEvent } from '@strata/test';
 import request from 'supertest';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from './app.js';
-import { FakePublisher } from './publisher.fake.js';
+import { testApp, testHasher } from './app.fake.js';
+import type { FakePublisher } from './publisher.fake.js';
 import { testKeys } from './keys.fake.js';
 
 const silent = createLogger({ service: 'ingest', level: 'silent' });
@@ -15,20 +16,13 @@ const KEY = 'test-key';
 describe('POST /v1/events', () => {
   let publisher: FakePublisher;
   let app: ReturnType<typeof createApp>;
-  let ids = 0;
 
   beforeEach(() => {
-    publisher = new FakePublisher();
-    ids = 0;
-    app = createApp({
+    ({ app, publisher } = testApp({
       config: { keys: testKeys(KEY), maxEventsPerRequest: 3, maxBodyBytes: 10_000, maxDecodedBytes: 100_000, projectId: 'p', eventTimeWindow: DEFAULT_EVENT_TIME_WINDOW },
       registry,
-      publisher,
-      hash: createPiiHasher('test-secret-0123456789'),
-      logger: silent,
-      newId: () => `id-${++ids}`,
-      now: () => new Date('2026-11-21T12:00:00.000Z'),
-    });
+      now: '2026-11-21T12:00:00.000Z',
+    }));
   });
 
   /** Every event published so far, decoded from the batch messages, with its message's attributes. */
@@ -249,7 +243,7 @@ describe('POST /v1/events', () => {
       config: { keys: testKeys(KEY), maxEventsPerRequest: 3, maxBodyBytes: 10_000, maxDecodedBytes: 100_000, projectId: 'p', eventTimeWindow: DEFAULT_EVENT_TIME_WINDOW },
       registry,
       publisher,
-      hash: createPiiHasher('test-secret-0123456789'),
+      hash: testHasher,
       logger: silent,
       newId: () => 'id',
       stopping: () => stopping,
