@@ -45,6 +45,7 @@ export function createEventAcceptor(deps: AcceptDeps): (request: AcceptRequest) 
     const outcome = await prepare(input);
     if (outcome.kind === 'refused') {
       if (outcome.rejectedErrors !== undefined) signal(log, 'ingest.request_rejected', { errors: outcome.rejectedErrors, status: outcome.status });
+      if (outcome.retryAfterSeconds) res.set('retry-after', outcome.retryAfterSeconds);
       sendError(res, outcome.status, outcome.code, outcome.reason, outcome.details);
       return undefined;
     }

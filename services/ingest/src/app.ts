@@ -28,10 +28,11 @@ export interface IngestDeps {
   /** True once the service is shutting down: new requests get 503 so producers retry elsewhere or later. */
   stopping?: () => boolean;
   /**
-   * Where /v1/events bodies are parsed, prepared and encoded: a worker pool (prepare-pool.ts) on
-   * an instance with CPUs to spare; on the request's thread, from the deps above, when unset.
+   * Where /v1/events bodies are parsed, prepared and encoded: given the preparer for the request's
+   * thread (built from the deps above), a worker pool's (prepare-pool.ts) on an instance with CPUs
+   * to spare, which falls back to it. On the request's thread when unset.
    */
-  preparer?: Preparer;
+  offload?: (inline: Preparer) => Preparer;
 }
 
 /**
@@ -59,7 +60,7 @@ export function createApp(deps: IngestDeps): Express {
   const cors = createCors(keys.origins);
   const limiter = createRateLimiter();
   const inline = inlinePreparer({ registry, pii, piiKeyId: hash.keyId, newId, now, maxEvents: config.maxEventsPerRequest, window: config.eventTimeWindow });
-  const accept = createEventAcceptor({ publisher, limiter, prepare: deps.preparer ?? inline });
+  const accept = createEventAcceptor({ publisher, limiter, prepare: deps.offload ? deps.offload(inline) : inline });
   // Segment calls are mapped to events on this thread (segment.ts), so they are prepared here too.
   const acceptMapped = createEventAcceptor({ publisher, limiter, prepare: inline });
   // Segment bodies are JSON objects ({batch: […]} or one call), not event arrays.

@@ -23,6 +23,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...base, INGEST_WORKER_THREADS: 'two' })).toThrow(/INGEST_WORKER_THREADS/);
   });
 
+  it('bounds the bytes waiting for the workers: 64 MiB by default, at least 1 MiB', () => {
+    expect(loadConfig(base).maxQueuedBytes).toBe(64 * 1_048_576);
+    expect(loadConfig({ ...base, INGEST_MAX_QUEUED_BYTES: '2097152' }).maxQueuedBytes).toBe(2_097_152);
+    expect(() => loadConfig({ ...base, INGEST_MAX_QUEUED_BYTES: '1000' })).toThrow(/INGEST_MAX_QUEUED_BYTES/);
+  });
+
   it('reads the PII settings shared with the writer', () => {
     expect(loadConfig({ ...base, PII_HASH_KEY_ID: 'k2', PII_EXTRA_KEYS: 'email,iban' }).pii).toEqual({ secret: 'test-secret-0123456789', keyId: 'k2', extraKeys: ['email', 'iban'] });
   });

@@ -17,6 +17,8 @@ export interface IngestConfig {
   publishTimeoutMs: number;
   /** Bytes waiting for Pub/Sub before new requests get 503 at once: bounds memory while it is down. */
   maxOutstandingPublishBytes: number;
+  /** Body bytes waiting for the prepare workers before new requests get 503 at once (with worker threads only). */
+  maxQueuedBytes: number;
   logLevel: string;
   /** The x-pii HMAC secret (keep it in Secret Manager) with its key id, and the key patterns for undeclared fields. */
   pii: PiiSettings;
@@ -43,6 +45,7 @@ export function loadConfig(env: Env = process.env): IngestConfig {
     maxDecodedBytes: readInt(env, 'INGEST_MAX_DECODED_BYTES', 10 * 1_048_576, { min: maxBodyBytes, max: 64 * 1_048_576 }),
     publishTimeoutMs: readInt(env, 'INGEST_PUBLISH_TIMEOUT_MS', 10_000, { min: 100, max: 60_000 }),
     maxOutstandingPublishBytes: readInt(env, 'INGEST_MAX_OUTSTANDING_BYTES', 64 * 1_048_576, { min: 1_048_576 }),
+    maxQueuedBytes: readInt(env, 'INGEST_MAX_QUEUED_BYTES', 64 * 1_048_576, { min: 1_048_576 }),
     logLevel: optionalString(env, 'LOG_LEVEL') ?? 'info',
     pii: readPiiSettings(env),
     schemaRegistryDatabaseUrl: optionalString(env, 'SCHEMA_REGISTRY_DATABASE_URL'),

@@ -338,8 +338,8 @@ export function buildOpenApi(registry: Registry): object {
         RateLimited: errorResponse("The key's events for this window are spent (per instance).", ['rate_limited'], { retry_after_seconds: { type: 'integer', minimum: 1 } }, { 'Retry-After': RETRY_AFTER }),
         Internal: errorResponse('A bug; see the service logs.', ['internal']),
         Unavailable: errorResponse(
-          'Pub/Sub refused some or all messages (`unavailable`: the events not in `unpublished` are durable; retry with `event_ids`), or the instance is stopping.',
-          ['unavailable', 'stopping'],
+          'Pub/Sub refused some or all messages (`unavailable`: the events not in `unpublished` are durable; retry with `event_ids`), the instance is stopping, or its workers are still preparing earlier requests (`busy`: nothing was accepted).',
+          ['unavailable', 'stopping', 'busy'],
           { published: { type: 'integer', minimum: 0 }, event_ids: EVENT_IDS, unpublished: { type: 'array', items: { type: 'integer', minimum: 0 } } },
           { 'Retry-After': RETRY_AFTER },
         ),

@@ -35,6 +35,8 @@ export interface BatchRefusal {
   details?: Record<string, unknown>;
   /** Set when the refusal counts as `ingest.request_rejected` (a body that parsed but cannot be taken). */
   rejectedErrors?: number;
+  /** The Retry-After header to answer with (a refusal for load, not for the request itself). */
+  retryAfterSeconds?: string;
 }
 
 export interface BatchReady {

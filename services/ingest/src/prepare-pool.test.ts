@@ -3,12 +3,13 @@ import { createPiiPolicy, createRegistry, decodeBatch, DEFAULT_EVENT_TIME_WINDOW
 import { makeEvent } from '@strata/test';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from './app.js';
+import { createApp, type IngestDeps } from './app.js';
 import type { RawBody } from './body.js';
 import type { Key } from './keys.js';
 import { testKeys } from './keys.fake.js';
 import { preparerFor, type BatchInput, type BatchOutcome } from './prepare-batch.js';
-import { createPreparePool, defaultWorkerThreads, type PreparePool, type PrepareWorkerSettings } from './prepare-pool.js';
+import type { Preparer } from './accept-events.js';
+import { BUSY_RETRY_AFTER_SECONDS, createPreparePool, defaultWorkerThreads, type PreparePool, type PrepareWorkerSettings } from './prepare-pool.js';
 import { FakePublisher } from './publisher.fake.js';
 
 /**
@@ -31,14 +32,29 @@ const anyKey: Key = { name: 'backend', rate: { points: 1000, durationSeconds: 1 
 const actionsOnly: Key = { ...anyKey, name: 'web', logTypes: ['user_action'] };
 
 const silent = createLogger({ service: 'ingest', level: 'silent' });
+const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
 let pool: PreparePool;
+let inWorkers: Preparer;
 beforeAll(async () => {
-  pool = createPreparePool(2, settings, { logger: silent, fallback: inline });
+  pool = createPreparePool(2, settings, { logger: silent, maxQueuedBytes: MAX_QUEUED_BYTES });
+  inWorkers = pool.preparer(inline);
   await pool.ready;
 });
 afterAll(() => pool.close());
 
 const raw = (text: string, format: RawBody['format'] = 'json'): RawBody => ({ bytes: Buffer.from(text), format });
+
+/** The real app (key "k") with /v1/events prepared by `offload`; this thread's newId must not be used. */
+const appWith = (offload: IngestDeps['offload'], publisher: FakePublisher) =>
+  createApp({
+    config: { keys: testKeys('k'), maxEventsPerRequest: 10, maxBodyBytes: 100_000, maxDecodedBytes: 100_000, projectId: 'p', eventTimeWindow: DEFAULT_EVENT_TIME_WINDOW },
+    registry: { current: async () => registry },
+    publisher,
+    hash: pii.hash,
+    logger: silent,
+    newId: () => 'never-called-on-this-thread',
+    offload,
+  });
 const now = () => new Date().toISOString();
 
 /** An outcome with its messages decoded and the receive time (each side's own clock) left out. */
@@ -90,21 +106,13 @@ describe('createPreparePool', () => {
   it.each(inputs)('gives what the request thread gives: %s', async (_name, input) => {
     // The request thread's copy first: a transferred body is detached from this thread.
     const inThread = await inline(structuredClone(input));
-    const inWorker = await pool.prepare(input);
+    const inWorker = await inWorkers(input);
     expect(await comparable(inWorker)).toEqual(await comparable(inThread));
   });
 
   it('serves /v1/events from its workers, end to end', async () => {
     const publisher = new FakePublisher();
-    const app = createApp({
-      config: { keys: testKeys('k'), maxEventsPerRequest: 10, maxBodyBytes: 100_000, maxDecodedBytes: 100_000, projectId: 'p', eventTimeWindow: DEFAULT_EVENT_TIME_WINDOW },
-      registry: { current: async () => registry },
-      publisher,
-      hash: pii.hash,
-      logger: silent,
-      newId: () => 'never-called-on-this-thread',
-      preparer: pool.prepare,
-    });
+    const app = appWith(pool.preparer, publisher);
     const res = await request(app)
       .post('/v1/events')
       .set('x-api-key', 'k')
@@ -120,15 +128,47 @@ describe('createPreparePool', () => {
     const errors: unknown[] = [];
     const logger = createLogger({ service: 'ingest', level: 'error' }, { write: (line: string) => void errors.push(JSON.parse(line)) });
     // No PII settings: the worker throws as it loads.
-    const broken = createPreparePool(1, { ...settings, pii: undefined as never }, { logger, fallback: inline });
+    const broken = createPreparePool(1, { ...settings, pii: undefined as never }, { logger, maxQueuedBytes: MAX_QUEUED_BYTES });
     try {
       await expect(broken.ready).rejects.toThrow(/prepare workers .* could not start/);
       const input: BatchInput = { key: anyKey, atomic: false, body: raw(JSON.stringify([makeEvent({ event_id: 'f-1', ts: now() })])) };
-      const outcome = await broken.prepare(input);
+      const outcome = await broken.preparer(inline)(input);
       expect(outcome).toMatchObject({ kind: 'ready', accepted: 1, eventIds: ['f-1'] });
     } finally {
       await broken.close();
     }
+  });
+
+  it('refuses bodies with 503 busy while the bytes waiting for a worker reach the limit, and takes them again once prepared', async () => {
+    const body = () => raw(JSON.stringify([makeEvent({ ts: now() })]));
+    const size = body().bytes.byteLength;
+    // Room for two bodies: the third and fourth, sent while the first two wait, are refused.
+    const small = createPreparePool(1, settings, { logger: silent, maxQueuedBytes: 2 * size });
+    try {
+      await small.ready;
+      const prepare = small.preparer(inline);
+      const outcomes = await Promise.all(Array.from({ length: 4 }, () => prepare({ key: anyKey, atomic: false, body: body() })));
+      expect(outcomes.map((o) => o.kind)).toEqual(['ready', 'ready', 'refused', 'refused']);
+      expect(outcomes[2]).toMatchObject({ status: 503, code: 'busy', retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS });
+      expect((outcomes[2] as { reason: string }).reason).toMatch(/INGEST_MAX_QUEUED_BYTES/);
+      // Nothing waits now: a body larger than the whole limit is still taken, alone.
+      const large = raw(JSON.stringify(Array.from({ length: 5 }, () => makeEvent({ ts: now() }))));
+      expect(large.bytes.byteLength).toBeGreaterThan(2 * size);
+      expect(await prepare({ key: anyKey, atomic: false, body: large })).toMatchObject({ kind: 'ready', accepted: 5 });
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('answers a busy refusal with 503 and Retry-After through /v1/events', async () => {
+    const busy: Preparer = async () => ({ kind: 'refused', status: 503, code: 'busy', reason: 'still preparing', retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS });
+    const publisher = new FakePublisher();
+    const app = appWith(() => busy, publisher);
+    const res = await request(app).post('/v1/events').set('x-api-key', 'k').send([makeEvent({ ts: now() })]);
+    expect(res.status).toBe(503);
+    expect(res.headers['retry-after']).toBe(BUSY_RETRY_AFTER_SECONDS);
+    expect(res.body).toMatchObject({ error: 'busy', reason: 'still preparing' });
+    expect(publisher.published).toHaveLength(0);
   });
 
   it('has no workers on one CPU, one per CPU otherwise, at most 4', () => {

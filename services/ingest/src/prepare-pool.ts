@@ -24,7 +24,12 @@ export interface PrepareWorkerSettings extends PreparerSettings {
 }
 
 export interface PreparePool {
-  prepare: Preparer;
+  /**
+   * A preparer that runs on the workers: `inline` (the request's thread) once no worker is left
+   * (every one failed while starting), and a 503 `busy` refusal while the bodies waiting for a
+   * worker already add up to `maxQueuedBytes`.
+   */
+  preparer(inline: Preparer): Preparer;
   /**
    * Settles once every worker has prepared a first (empty) request: rejects, naming the cause,
    * when a worker cannot start. Await it before serving, so a broken deployment fails at start-up
@@ -59,16 +64,27 @@ function transferable(input: BatchInput): ArrayBuffer[] {
  * How long the start-up check waits for the workers. Requests carry no such signal: the one bench
  * run with a per-request AbortSignal was the slowest of the session (on a noisy machine, so not a
  * clean measurement), and a request's worker either answers, fails its tasks (500) or, gone for
- * good, leaves the fallback.
+ * good, leaves the inline preparer.
  */
 const TASK_TIMEOUT_MS = 10_000;
 
 export interface PreparePoolOptions {
   /** Worker failures (a worker that died with nothing in flight) are logged here. */
   logger: Logger;
-  /** Used when no worker is left (every one failed while starting): requests are prepared on their own thread. */
-  fallback: Preparer;
+  /**
+   * Body bytes handed to the workers and not yet prepared, past which new bodies are refused (503,
+   * Retry-After) instead of queued. The request's thread reads bodies faster than the workers
+   * prepare them, so without a bound a burst would queue bodies until the instance ran out of memory.
+   * One body is always taken when nothing waits, however large.
+   */
+  maxQueuedBytes: number;
 }
+
+/** Seconds a producer should wait after a `busy` refusal: the workers clear a backlog within about that. */
+export const BUSY_RETRY_AFTER_SECONDS = '1';
+
+/** The bytes a task holds until it settles: its body's, or nothing much for events mapped on the request's thread. */
+const bodyBytes = (input: BatchInput): number => ('bytes' in input.body ? input.body.bytes.byteLength : 0);
 
 export function createPreparePool(threads: number, settings: PrepareWorkerSettings, options: PreparePoolOptions): PreparePool {
   const filename = workerPath(import.meta.url, './prepare-worker.ts', 'prepare-worker.mjs');
@@ -109,9 +125,28 @@ export function createPreparePool(threads: number, settings: PrepareWorkerSettin
   });
   // Awaited by the entry points; a rejection is theirs to report, not an unhandled one.
   ready.catch(() => undefined);
+  let queuedBytes = 0;
+  const busy = (): BatchOutcome => ({
+    kind: 'refused',
+    status: 503,
+    code: 'busy',
+    reason: `ingest is still preparing ${queuedBytes} bytes of earlier requests (INGEST_MAX_QUEUED_BYTES ${options.maxQueuedBytes}); nothing was accepted, retry later`,
+    retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS,
+  });
   return {
     ready,
-    prepare: (input) => (gone !== undefined ? options.fallback(input) : pool.run(input, { transferList: transferable(input) })),
+    preparer: (inline) => async (input) => {
+      if (gone !== undefined) return inline(input);
+      // Read before the body's buffer is transferred (then it is empty on this thread).
+      const size = bodyBytes(input);
+      if (queuedBytes > 0 && queuedBytes + size > options.maxQueuedBytes) return busy();
+      queuedBytes += size;
+      try {
+        return await pool.run(input, { transferList: transferable(input) });
+      } finally {
+        queuedBytes -= size;
+      }
+    },
     close: () => pool.destroy(),
   };
 }

@@ -5,7 +5,6 @@ import { openRegistrySource, type RegistrySource } from '@strata/schemas/postgre
 import type { Express } from 'express';
 import { createApp } from './app.js';
 import type { IngestConfig } from './config.js';
-import { inlinePreparer } from './prepare-batch.js';
 import { createPreparePool, type PreparePool } from './prepare-pool.js';
 import { createPubsubPublisher } from './publisher.js';
 
@@ -45,18 +44,7 @@ export function wireIngest(config: IngestConfig, logger: Logger): IngestWiring {
             schemaRegistryTtlMs: config.schemaRegistryTtlMs,
             logLevel: config.logLevel,
           },
-          {
-            logger,
-            fallback: inlinePreparer({
-              registry,
-              pii: { hash, extraKeys: config.pii.extraKeys },
-              piiKeyId: hash.keyId,
-              newId,
-              now: () => new Date(),
-              maxEvents: config.maxEventsPerRequest,
-              window: config.eventTimeWindow,
-            }),
-          },
+          { logger, maxQueuedBytes: config.maxQueuedBytes },
         )
       : undefined;
   const app = createApp({
@@ -68,7 +56,7 @@ export function wireIngest(config: IngestConfig, logger: Logger): IngestWiring {
     logger,
     newId,
     stopping: () => stopping,
-    preparer: pool?.prepare,
+    offload: pool?.preparer,
   });
   return { app, pubsub, topic, registry, pool, beginStopping: () => (stopping = true) };
 }
