@@ -10,7 +10,7 @@ import { allowsLogType, createKeyRegistry, type Key } from './keys.js';
 import { serveOpenApi } from './openapi.js';
 import { inlinePreparer } from './prepare-batch.js';
 import { createRateLimiter } from './rate-limit.js';
-import { SEGMENT_CALLS, segmentEvents, type SegmentCall } from './segment.js';
+import { SEGMENT_PATHS, SEGMENT_ROUTES, segmentEvents } from './segment.js';
 import type { EventPublisher } from './publisher.js';
 
 export interface IngestDeps {
@@ -34,16 +34,6 @@ export interface IngestDeps {
    */
   offload?: (inline: Preparer) => Preparer;
 }
-
-/**
- * Segment's HTTP Tracking API routes (`POST /v1/<route>`), beside ingest's own /v1/events, and the
- * one-letter paths analytics.js posts to (`/v1/t` for track, …, `/v1/b` for its batches).
- */
-const SEGMENT_ROUTES: ReadonlyArray<SegmentCall | 'batch'> = [...SEGMENT_CALLS, 'batch'];
-const SEGMENT_PATHS: ReadonlyArray<[path: string, route: SegmentCall | 'batch']> = SEGMENT_ROUTES.flatMap((route) => [
-  [`/v1/${route}`, route],
-  [`/v1/${route[0]}`, route],
-] as Array<[string, SegmentCall | 'batch']>);
 
 export function createApp(deps: IngestDeps): Express {
   const { config, registry, publisher, hash, logger, newId, now = () => new Date(), stopping = () => false } = deps;

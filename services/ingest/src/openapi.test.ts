@@ -262,6 +262,30 @@ describe('the document against the real handler', () => {
     expect(statuses).toContain('options /v1/events 403');
   });
 
+  it('answers the Segment routes as it documents', async () => {
+    const basic = `Basic ${Buffer.from('server-key:').toString('base64')}`;
+    const track = { type: 'track', messageId: 'm-1', event: 'Signed Up', userId: 42, timestamp: '2026-11-21T11:59:58.000Z', properties: { plan: 'pro' } };
+    expect(validator.component('SegmentBatch')({ batch: [track], sentAt: '2026-11-21T11:59:59.000Z' })).toBe(true);
+    const ok = await record('/v1/batch', 'post', request(app).post('/v1/batch').set('authorization', basic).send({ batch: [track, { type: 'nope' }] }));
+    expect(ok.status).toBe(200);
+    // analytics.js: the one-letter path, the key in the body, text/plain.
+    const short = request(app).post('/v1/t').set('content-type', 'text/plain').send(JSON.stringify({ ...track, writeKey: 'server-key' }));
+    expect((await record('/v1/t', 'post', short)).status).toBe(200);
+    expect((await record('/v1/batch', 'post', request(app).post('/v1/batch').set('authorization', basic).send({ batch: 'x' }))).body.error).toBe('invalid_batch');
+    expect((await record('/v1/identify', 'post', request(app).post('/v1/identify').send({ userId: 'u-1' }))).status).toBe(401);
+    expect((await record('/v1/page', 'post', request(app).post('/v1/page').set('authorization', basic).set('content-type', 'application/xml').send('<p/>'))).status).toBe(415);
+    const allowed = request(app).options('/v1/batch').set('origin', 'https://shop.example').set('access-control-request-method', 'POST');
+    expect((await record('/v1/batch', 'options', allowed)).status).toBe(204);
+  });
+
+  it('documents every route the app serves, and no other', () => {
+    // The real router's routes (express 5 keeps them on app.router).
+    const stack = (app as unknown as { router: { stack: Array<{ route?: { path: string; methods: Record<string, boolean> } }> } }).router.stack;
+    const served = stack.flatMap((layer) => (layer.route ? Object.keys(layer.route.methods).map((m) => `${m} ${layer.route!.path}`) : []));
+    expect(served.length).toBeGreaterThan(20);
+    expect(operations().map(({ method, path }) => `${method} ${path}`).sort()).toEqual([...new Set(served)].sort());
+  });
+
   it('documents every status the handler answered, with bodies and headers that match', () => {
     expect(seen.length).toBeGreaterThan(20);
     const compiled = new Map<unknown, ReturnType<typeof validator.compile>>();

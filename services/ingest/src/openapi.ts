@@ -3,6 +3,8 @@ import { isObject } from '@strata/runtime';
 import { DEFAULT_SHAPE_LIMITS, ENVELOPE, FILLED_BY_STRATA, type JsonSchema, type Registry } from '@strata/schemas';
 import pkg from '../package.json' with { type: 'json' };
 import { ACCEPTED_ENCODINGS } from './body.js';
+import { errorResponse, preflight, ref, REFUSALS, RETRY_AFTER } from './openapi-refs.js';
+import { SEGMENT_SCHEMAS, segmentPaths } from './openapi-segment.js';
 
 /**
  * The ingest API as an OpenAPI 3.1 document (https://spec.openapis.org/oas/v3.1.0), generated
@@ -15,7 +17,7 @@ import { ACCEPTED_ENCODINGS } from './body.js';
  */
 
 /** What `components.schemas` and `components.responses` hold besides one schema per log type. */
-const SCHEMA_NAMES = ['Event', 'EventArray', 'EventBatch', 'FieldError', 'Accepted', 'Error', 'Health'] as const;
+const SCHEMA_NAMES = ['Event', 'EventArray', 'EventBatch', 'FieldError', 'Accepted', 'Error', 'Health', ...(Object.keys(SEGMENT_SCHEMAS) as Array<keyof typeof SEGMENT_SCHEMAS>)] as const;
 
 /**
  * Envelope fields that ingest fills in, so producers may leave them out. `received_at` is always
@@ -101,22 +103,6 @@ function unknownFieldsNote(schema: JsonSchema): string {
     : 'Unknown fields are rejected.';
 }
 
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const responseRef = (name: string) => ({ $ref: `#/components/responses/${name}` });
-const RETRY_AFTER = { $ref: '#/components/headers/RetryAfter' };
-
-/** An error answer: the shared body (runtime/src/http-errors.ts) with the codes this status uses. */
-function errorResponse(description: string, codes: string[], details: Record<string, JsonSchema> = {}, headers?: Record<string, unknown>) {
-  return {
-    description,
-    ...(headers && { headers }),
-    content: {
-      'application/json': {
-        schema: { allOf: [ref('Error'), { type: 'object', properties: { error: { enum: codes }, ...details } }] },
-      },
-    },
-  };
-}
 
 const EVENT_IDS: JsonSchema = {
   type: 'array',
@@ -189,6 +175,7 @@ export function buildOpenApi(registry: Registry): object {
     },
     // Nothing but ok: /healthz is unauthenticated, so it tells no one anything about the service.
     Health: { type: 'object', required: ['ok'], properties: { ok: { type: 'boolean' } }, additionalProperties: false },
+    ...SEGMENT_SCHEMAS,
   } satisfies Record<(typeof SCHEMA_NAMES)[number], JsonSchema>);
 
   const events = {
@@ -199,7 +186,7 @@ export function buildOpenApi(registry: Registry): object {
       'Ingest assigns `event_id` when absent, sets `received_at`, and sets `source` to the key\'s name unless the event has one.',
       'Bodies of at most 1 MiB on the wire and 10 MiB decoded (defaults). Retry 429 and 503 after Retry-After; send your own `event_id`s so that retries are deduplicated.',
     ].join('\n\n'),
-    security: [{ bearer: [] }, { apiKeyHeader: [] }, { apiKeyQuery: [] }],
+    security: [{ bearer: [] }, { apiKeyHeader: [] }, { apiKeyQuery: [] }, { basic: [] }],
     parameters: [
       { name: 'atomic', in: 'query', schema: { type: 'boolean' }, description: 'true: all or nothing; one invalid event answers 400 invalid_events and nothing is published.' },
       { name: 'Strata-Atomic', in: 'header', schema: { type: 'boolean' }, description: 'The same as ?atomic=true.' },
@@ -235,38 +222,7 @@ export function buildOpenApi(registry: Registry): object {
         description: 'Every accepted event is durable in Pub/Sub; rejected ones are in quarantine.',
         content: { 'application/json': { schema: ref('Accepted') } },
       },
-      '400': responseRef('BadRequest'),
-      '401': responseRef('Unauthenticated'),
-      '403': responseRef('Forbidden'),
-      '413': responseRef('PayloadTooLarge'),
-      '415': responseRef('UnsupportedMediaType'),
-      '429': responseRef('RateLimited'),
-      '500': responseRef('Internal'),
-      '503': responseRef('Unavailable'),
-    },
-  };
-
-  const preflight = {
-    summary: 'CORS preflight',
-    operationId: 'preflightEvents',
-    description: "Answered for the origins that browser keys list (https://fetch.spec.whatwg.org/#http-cors-protocol). Without Origin it is a plain OPTIONS and answers Allow.",
-    security: [],
-    parameters: [
-      { name: 'Origin', in: 'header', schema: { type: 'string' } },
-      { name: 'Access-Control-Request-Method', in: 'header', schema: { type: 'string' } },
-      { name: 'Access-Control-Request-Headers', in: 'header', schema: { type: 'string' } },
-    ],
-    responses: {
-      '204': {
-        description: 'The origin may call POST /v1/events (or no Origin was sent).',
-        headers: Object.fromEntries(
-          ['Access-Control-Allow-Origin', 'Access-Control-Allow-Methods', 'Access-Control-Allow-Headers', 'Access-Control-Max-Age', 'Allow'].map((h) => [
-            h,
-            { schema: { type: 'string' } },
-          ]),
-        ),
-      },
-      '403': errorResponse('No key lists this origin.', ['forbidden_origin']),
+      ...REFUSALS,
     },
   };
 
@@ -280,7 +236,8 @@ export function buildOpenApi(registry: Registry): object {
     },
     // No servers: they default to where this document is served from, which is the service itself.
     paths: {
-      '/v1/events': { post: events, options: preflight },
+      '/v1/events': { post: events, options: preflight('preflightEvents', '/v1/events') },
+      ...segmentPaths(),
       '/healthz': {
         get: {
           summary: 'Health',
@@ -306,6 +263,7 @@ export function buildOpenApi(registry: Registry): object {
       schemas,
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <key>.' },
+        basic: { type: 'http', scheme: 'basic', description: 'The key as the user name, no password: what Segment SDKs send (base64 of `<write key>:`).' },
         apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
         apiKeyQuery: {
           type: 'apiKey',

@@ -27,6 +27,16 @@ import { RESERVED_FIELDS, type Registry } from '@strata/schemas';
 export const SEGMENT_CALLS = ['track', 'page', 'screen', 'identify', 'group', 'alias'] as const;
 export type SegmentCall = (typeof SEGMENT_CALLS)[number];
 
+/**
+ * Segment's HTTP Tracking API routes (`POST /v1/<route>`), beside ingest's own /v1/events, and the
+ * one-letter paths analytics.js posts to (`/v1/t` for track, …, `/v1/b` for its batches).
+ */
+export const SEGMENT_ROUTES: ReadonlyArray<SegmentCall | 'batch'> = [...SEGMENT_CALLS, 'batch'];
+export const SEGMENT_PATHS: ReadonlyArray<[path: string, route: SegmentCall | 'batch']> = SEGMENT_ROUTES.flatMap((route) => [
+  [`/v1/${route}`, route],
+  [`/v1/${route[0]}`, route],
+] as Array<[string, SegmentCall | 'batch']>);
+
 /** Where each call lands when it does not name a log type (track only may, see trackLogType). */
 export const SEGMENT_LOG_TYPES: Readonly<Record<SegmentCall, string>> = {
   track: 'segment_track',
