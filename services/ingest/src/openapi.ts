@@ -19,12 +19,6 @@ import { SEGMENT_SCHEMAS, segmentPaths } from './openapi-segment.js';
 /** What `components.schemas` and `components.responses` hold besides one schema per log type. */
 const SCHEMA_NAMES = ['Event', 'EventArray', 'EventBatch', 'FieldError', 'Accepted', 'Error', 'Health', ...(Object.keys(SEGMENT_SCHEMAS) as Array<keyof typeof SEGMENT_SCHEMAS>)] as const;
 
-/**
- * Envelope fields that ingest fills in, so producers may leave them out. `received_at` is always
- * overwritten (it is the receive time, not the producer's claim); `event_id` is assigned only when
- * absent; `schema_version` defaults to the latest. See prepare.ts.
- */
-
 const PII_NOTE: Record<string, string> = {
   hash: 'PII: stored as a keyed HMAC-SHA256 (joins across tables, never readable).',
   redact: 'PII: replaced before storage.',
@@ -102,7 +96,6 @@ function unknownFieldsNote(schema: JsonSchema): string {
     ? `Unknown fields are kept (in the extra column), bounded to strings of ${DEFAULT_SHAPE_LIMITS.maxStringLength} characters and ${DEFAULT_SHAPE_LIMITS.maxDepth} levels of nesting.`
     : 'Unknown fields are rejected.';
 }
-
 
 const EVENT_IDS: JsonSchema = {
   type: 'array',
@@ -277,11 +270,11 @@ export function buildOpenApi(registry: Registry): object {
       },
       responses: {
         BadRequest: errorResponse(
-          'The body cannot be read as events, or (atomic) an event is invalid.',
+          'The body cannot be read (as events on /v1/events, as a call or batch on the Segment routes), or (/v1/events with atomic) an event is invalid.',
           ['invalid_events', 'invalid_request', 'invalid_json', 'invalid_ndjson', 'invalid_batch', 'invalid_body', 'invalid_utf8', 'invalid_encoding', 'empty_body', 'request_aborted'],
           { errors: INDEXED_ERRORS, line: { type: 'integer' }, offset: { type: 'integer' } },
         ),
-        Unauthenticated: errorResponse('No key, an unknown key, or a malformed Authorization header.', ['unauthenticated']),
+        Unauthenticated: errorResponse('No key, an unknown key, a malformed Authorization header, or different keys in two places (a header and `writeKey`).', ['unauthenticated']),
         Forbidden: errorResponse('The key may not be used from this page, or may not write this log type.', ['forbidden_origin', 'forbidden_log_type'], {
           key: { type: 'string' },
           index: { type: 'integer' },
@@ -296,7 +289,7 @@ export function buildOpenApi(registry: Registry): object {
         RateLimited: errorResponse("The key's events for this window are spent (per instance).", ['rate_limited'], { retry_after_seconds: { type: 'integer', minimum: 1 } }, { 'Retry-After': RETRY_AFTER }),
         Internal: errorResponse('A bug; see the service logs.', ['internal']),
         Unavailable: errorResponse(
-          'Pub/Sub refused some or all messages (`unavailable`: the events not in `unpublished` are durable; retry with `event_ids`), the instance is stopping, or its workers are still preparing earlier requests (`busy`: nothing was accepted).',
+          'Pub/Sub refused some or all messages (`unavailable`: the events not in `unpublished` are durable; retry with `event_ids`), the instance is stopping, or (/v1/events, with worker threads) its workers are still preparing earlier requests (`busy`: nothing was accepted).',
           ['unavailable', 'stopping', 'busy'],
           { published: { type: 'integer', minimum: 0 }, event_ids: EVENT_IDS, unpublished: { type: 'array', items: { type: 'integer', minimum: 0 } } },
           { 'Retry-After': RETRY_AFTER },

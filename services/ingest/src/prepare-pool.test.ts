@@ -140,8 +140,10 @@ describe('createPreparePool', () => {
   });
 
   it('refuses bodies with 503 busy while the bytes waiting for a worker reach the limit, and takes them again once prepared', async () => {
-    const body = () => raw(JSON.stringify([makeEvent({ ts: now() })]));
+    // Over 4 KiB, so each body's buffer is transferred to the worker: its size must be counted before.
+    const body = () => raw(JSON.stringify(Array.from({ length: 3 }, (_, i) => makeEvent({ ts: now(), page_url: `https://shop.example/${i}/${'p'.repeat(2000)}` }))));
     const size = body().bytes.byteLength;
+    expect(size).toBeGreaterThan(4096);
     // Room for two bodies: the third and fourth, sent while the first two wait, are refused.
     const small = createPreparePool(1, settings, { logger: silent, maxQueuedBytes: 2 * size });
     try {
@@ -152,11 +154,27 @@ describe('createPreparePool', () => {
       expect(outcomes[2]).toMatchObject({ status: 503, code: 'busy', retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS });
       expect((outcomes[2] as { reason: string }).reason).toMatch(/INGEST_MAX_QUEUED_BYTES/);
       // Nothing waits now: a body larger than the whole limit is still taken, alone.
-      const large = raw(JSON.stringify(Array.from({ length: 5 }, () => makeEvent({ ts: now() }))));
+      const large = raw(JSON.stringify(Array.from({ length: 7 }, () => makeEvent({ ts: now(), page_url: `https://shop.example/${'p'.repeat(2000)}` }))));
       expect(large.bytes.byteLength).toBeGreaterThan(2 * size);
-      expect(await prepare({ key: anyKey, atomic: false, body: large })).toMatchObject({ kind: 'ready', accepted: 5 });
+      expect(await prepare({ key: anyKey, atomic: false, body: large })).toMatchObject({ kind: 'ready', accepted: 7 });
     } finally {
       await small.close();
+    }
+  });
+
+  it('counts a body out again when its task fails', async () => {
+    const size = raw(JSON.stringify([makeEvent({ ts: now() })])).bytes.byteLength;
+    const failing = createPreparePool(1, settings, { logger: silent, maxQueuedBytes: 2 * size });
+    try {
+      await failing.ready;
+      const prepare = failing.preparer(inline);
+      // A key holding a function cannot be cloned to the worker, so the task fails. Were a failed
+      // body still counted, the third would be refused as busy instead.
+      const unclonable = { ...anyKey, toJSON: () => 'x' } as Key;
+      for (let i = 0; i < 3; i++) await expect(prepare({ key: unclonable, atomic: false, body: raw(JSON.stringify([makeEvent({ ts: now() })])) })).rejects.toThrow(/clone/i);
+      expect(await prepare({ key: anyKey, atomic: false, body: raw(JSON.stringify([makeEvent({ ts: now() })])) })).toMatchObject({ kind: 'ready', accepted: 1 });
+    } finally {
+      await failing.close();
     }
   });
 

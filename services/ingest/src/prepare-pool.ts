@@ -26,8 +26,8 @@ export interface PrepareWorkerSettings extends PreparerSettings {
 export interface PreparePool {
   /**
    * A preparer that runs on the workers: `inline` (the request's thread) once no worker is left
-   * (every one failed while starting), and a 503 `busy` refusal while the bodies waiting for a
-   * worker already add up to `maxQueuedBytes`.
+   * (every one failed while starting), and a 503 `busy` refusal when the body bytes handed to the
+   * workers and not yet prepared, plus this body's, would exceed `maxQueuedBytes`.
    */
   preparer(inline: Preparer): Preparer;
   /**
@@ -80,7 +80,7 @@ export interface PreparePoolOptions {
   maxQueuedBytes: number;
 }
 
-/** Seconds a producer should wait after a `busy` refusal: the workers clear a backlog within about that. */
+/** Seconds a producer should wait after a `busy` refusal: the shortest Retry-After; a producer backs off further on repeats. */
 export const BUSY_RETRY_AFTER_SECONDS = '1';
 
 /** The bytes a task holds until it settles: its body's, or nothing much for events mapped on the request's thread. */
@@ -139,7 +139,11 @@ export function createPreparePool(threads: number, settings: PrepareWorkerSettin
       if (gone !== undefined) return inline(input);
       // Read before the body's buffer is transferred (then it is empty on this thread).
       const size = bodyBytes(input);
-      if (queuedBytes > 0 && queuedBytes + size > options.maxQueuedBytes) return busy();
+      if (queuedBytes > 0 && queuedBytes + size > options.maxQueuedBytes) {
+        // Load shed, not a fault: warn, so the platform's logs show how often it happens.
+        options.logger.warn({ queuedBytes, bodyBytes: size, maxQueuedBytes: options.maxQueuedBytes }, 'prepare workers busy: request refused with 503');
+        return busy();
+      }
       queuedBytes += size;
       try {
         return await pool.run(input, { transferList: transferable(input) });
