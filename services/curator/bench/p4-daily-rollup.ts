@@ -36,9 +36,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { testDatabase, type TestDatabase } from '@strata/dev/postgres';
-import { ROLLUPS } from '@strata/schemas';
+import { ROLLUPS, rollupApplies } from '@strata/schemas';
 import pg from 'pg';
-import { openDuckDbEngine, type RollupEngine, type RollupRow } from '../src/rollup.js';
+import { dedupColumns, openDuckDbEngine, type RollupEngine, type RollupRow } from '../src/rollup.js';
 import { atLeast, bytes, env, fmt, integer, machineCores, progress, seconds, sqlString, text, timed, userActionSql } from './common.js';
 
 const EVENTS = integer('BENCH_EVENTS', 10_000_000);
@@ -52,9 +52,9 @@ const DAY = '2025-03-01';
 const LOG_TYPE = 'user_action';
 const GOAL = 10;
 const COLUMNS = 'event_id, event, ts, received_at, user_id, anonymous_id, session_id, source, schema_version, page_url, referrer, product_id, price, currency, quantity';
-// What the curator carries through its dedup window for these rollups (rollup.ts: the envelope's
-// columns and what the rollups read); PostgreSQL's DISTINCT ON carries the same, so both sort the same rows.
-const DEDUP_COLUMNS = 'event_id, event, ts, received_at, user_id';
+// What the curator carries through its dedup window for this log type's rollups; PostgreSQL's
+// DISTINCT ON carries the same, so both sort the same rows.
+const DEDUP_COLUMNS = [...dedupColumns(ROLLUPS.filter((r) => rollupApplies(r, LOG_TYPE))).keys()].join(', ');
 
 const hh = (h: number) => String(h).padStart(2, '0');
 const since = (started: number) => `${seconds(performance.now() - started, 1)} s`;

@@ -51,6 +51,17 @@ function columnsRead(rollup: RollupDeclaration): Map<string, string> {
   return read;
 }
 
+/**
+ * The columns the dedup window carries for these rollups, with the type each reads as when no file
+ * has it: the envelope's required columns, user_id, and what the rollups read. Only these: carrying
+ * every column (the context struct, URLs) made the window most of a day's cost (P4).
+ */
+export function dedupColumns(rollups: readonly RollupDeclaration[]): Map<string, string> {
+  const needed = new Map<string, string>([...REQUIRED_COLUMNS, ENVELOPE.userId].map((c) => [c, 'varchar']));
+  for (const rollup of rollups) for (const [column, type] of columnsRead(rollup)) needed.set(column, type);
+  return needed;
+}
+
 const plain = (value: unknown): string | number | null => {
   if (value === null || value === undefined) return null;
   if (typeof value === 'bigint') return Number(value);
@@ -94,11 +105,7 @@ export async function openDuckDbEngine(rollups: readonly RollupDeclaration[], li
       const present = new Set(described.getRowObjectsJS().map((row) => String(row.column_name)));
       const missing = REQUIRED_COLUMNS.filter((c) => !present.has(c));
       if (missing.length > 0) return { ok: false, reason: `the Parquet files have no ${missing.join(' or ')} column` };
-      // Only the columns the rollups read go through the dedup window: carrying every column (the
-      // context struct, URLs) made it most of a day's cost (npm run bench -w @strata/curator, P4).
-      const needed = new Map<string, string>([...REQUIRED_COLUMNS, ENVELOPE.userId].map((c) => [c, 'varchar']));
-      for (const rollup of applicable) for (const [column, type] of columnsRead(rollup)) needed.set(column, type);
-      const projection = [...needed].map(([column, type]) => (present.has(column) ? column : `null::${type} as ${column}`)).join(', ');
+      const projection = [...dedupColumns(applicable)].map(([column, type]) => (present.has(column) ? column : `null::${type} as ${column}`)).join(', ');
       // One row per event_id: Pub/Sub delivers at least once, and a compaction swap briefly shows
       // an hour twice. The first received_at wins; ties go to the smaller ts, then the event name.
       await connection.run(
