@@ -47,6 +47,8 @@ export interface StoredRecord {
 export interface RecordFile {
   name: string;
   generation: string;
+  /** Bytes, as listed (0 when the listing did not say): what a replay round reads. */
+  size: number;
   /** The folder's log type (`_unknown` for events of a log type the writer did not know). */
   logType: string;
   dt: string;
@@ -62,7 +64,7 @@ export interface Selection {
 }
 
 /** The record files of a zone listing a replay reads, in name order. */
-export function selectRecordFiles(zone: ReplayZone, objects: ReadonlyArray<{ name: string; generation: string }>, selection: Selection = {}): RecordFile[] {
+export function selectRecordFiles(zone: ReplayZone, objects: ReadonlyArray<{ name: string; generation: string; size?: number }>, selection: Selection = {}): RecordFile[] {
   const sinceDay = selection.since?.toISOString().slice(0, 10);
   const files: RecordFile[] = [];
   for (const object of objects) {
@@ -72,7 +74,7 @@ export function selectRecordFiles(zone: ReplayZone, objects: ReadonlyArray<{ nam
     if (selection.logType !== undefined && logType !== selection.logType && logType !== UNKNOWN_LOG_TYPE) continue;
     // A file's day is its records' publish date (quarantine.ts), so no record in an earlier day is recent enough.
     if (sinceDay !== undefined && dt < sinceDay) continue;
-    files.push({ name: object.name, generation: object.generation, logType, dt });
+    files.push({ name: object.name, generation: object.generation, size: object.size ?? 0, logType, dt });
   }
   return files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

@@ -132,6 +132,30 @@ describe('replay', () => {
     expect(JSON.parse(new TextDecoder().decode(lake.read(`replayed/${FILE_B}.json`))).replayed).toEqual([expect.objectContaining({ key: 'm1#0' })]);
   });
 
+  it('replays in rounds of whole files: each round is published and marked before the next is read, an event sent once', async () => {
+    const FILE_C = 'quarantine/log_type=signup/dt=2026-03-02/c.jsonl';
+    lake.put(FILE_B, jsonLines([record('m1', 0, 'e1'), record('m2', 0, 'e3')]));
+    lake.put(FILE_C, jsonLines([record('m3', 0, 'e4')]));
+    let markersSeenAtPublish: number[] = [];
+    const publish = publisher.publish.bind(publisher);
+    // What the lake holds when each round publishes: the earlier rounds' markers must be there already.
+    publisher.publish = async (messages) => {
+      markersSeenAtPublish.push([FILE_A, FILE_B, FILE_C].filter((f) => lake.read(`replayed/${f}.json`) !== undefined).length);
+      return publish(messages);
+    };
+    const report = await replayer({ roundBytes: 1 }).replay({ from: 'quarantine' });
+    expect(report).toMatchObject({ files: 3, passed: 5, replayed: 5, eventsPublished: 4, messages: 3, stillFailing: 1, errors: [] });
+    expect(publisher.calls).toEqual([1, 1, 1]);
+    expect(markersSeenAtPublish).toEqual([0, 1, 2]);
+    // e1 is in a and b: sent with a, and b's record of it marked without sending it again.
+    expect((await sent()).flatMap((m) => m.events.map((e) => e!.event_id))).toEqual(['e1', 'e2', 'e3', 'e4']);
+    expect(JSON.parse(new TextDecoder().decode(lake.read(`replayed/${FILE_B}.json`))).replayed.map((r: { key: string }) => r.key)).toEqual(['m1#0', 'm2#0']);
+    // A rerun finds every record marked: no round publishes.
+    markersSeenAtPublish = [];
+    expect(await replayer({ roundBytes: 1 }).replay({ from: 'quarantine' })).toMatchObject({ alreadyReplayed: 5, passed: 0, messages: 0 });
+    expect(markersSeenAtPublish).toEqual([]);
+  });
+
   it('keeps its marks when an erasure rewrites the file, and adds to the marker what a later run sends', async () => {
     registry = before;
     lake.put(FILE_A, jsonLines([record('m1', 0, 'e1'), record('m1', 1, 'e2', { plan: undefined })]));

@@ -37,6 +37,10 @@ import {
  *   4. only once Pub/Sub acknowledged every message carrying a file's records, write that file's
  *      marker (created, or rewritten at the generation read, merged again after a conflict).
  *
+ * Steps 2–4 run in rounds of whole files, about REPLAY_ROUND_BYTES of them each: after a schema
+ * fix the quarantine can hold millions of records, and holding every passing event of it at once
+ * would not fit the curator's memory (nor its downloads the disk, which is memory on Cloud Run).
+ *
  * A replay that stops between 3 and 4 (a crash, a deadline) sent events it did not mark: the next
  * one sends them again, with the same event_ids, and the lake's dedup by event_id (every rollup,
  * the `_deduped` views) counts each once. So an interrupted replay is safe to run again. Records
@@ -101,6 +105,8 @@ export interface ReplayDeps {
   downloadConcurrency: number;
   logger: Logger;
   now?: () => number;
+  /** Record-file bytes per round (REPLAY_ROUND_BYTES); a file larger than this is a round alone. */
+  roundBytes?: number;
 }
 
 export interface Replayer {
@@ -111,6 +117,8 @@ export interface Replayer {
 export const REPLAY_SOURCE = 'curator-replay';
 /** A report lists this many failing records at most: a broken producer can fill quarantine. */
 export const MAX_LISTED_FAILURES = 500;
+/** Record-file bytes a replay round reads before it publishes and marks them (ReplayDeps.roundBytes). */
+export const REPLAY_ROUND_BYTES = 32 * 1024 * 1024;
 /** Times a marker is read and merged again after another replay wrote it meanwhile. */
 const MARKER_ROUNDS = 3;
 
@@ -150,68 +158,18 @@ export function createReplayer(deps: ReplayDeps): Replayer {
 
       await mkdir(deps.workDir, { recursive: true });
       const dir = await mkdtemp(join(deps.workDir, 'replay-'));
-      const pending: Pending[] = [];
-      // One event per event_id: the first record of it found is sent.
-      const events = new Map<string, ReplayEvent>();
+      // The event_ids Pub/Sub acknowledged in this run: a record of one of them in a later round's
+      // file (a message the writer filed twice) is marked without being sent again.
+      const acked = new Set<string>();
       try {
-        await forEachLimited(files, deps.downloadConcurrency, async (file, i) => {
-          try {
-            const markerGeneration = markers.get(markerName(file.name));
-            const marker = markerGeneration === undefined ? undefined : await readMarker(deps.lake, file.name, join(dir, `${i}.marker`), markerGeneration);
-            const text = await readObject(deps.lake, file.name, join(dir, `${i}.jsonl`));
-            if (text === undefined) return; // gone since the listing (expired, or erased empty)
-            report.files += 1;
-            const done = new Set(marker?.marker.replayed.map((r) => r.key));
-            const entry: Pending = { file, marker, passed: [] };
-            for (const line of parseRecordFile(text)) {
-              if (!line.ok) {
-                report.records += 1;
-                addFailure(report, { file: file.name, line: line.line, reasons: [{ path: '', message: line.reason }] });
-                continue;
-              }
-              const { record } = line;
-              if (!isRecordSelected(record, options)) continue;
-              if (options.logType !== undefined && recordLogType(record, file.logType) !== options.logType) continue;
-              report.records += 1;
-              const key = recordKey(record, line.line);
-              if (done.has(key)) {
-                report.alreadyReplayed += 1;
-                continue;
-              }
-              const outcome = revalidate(record, file.logType, ctx);
-              if (!outcome.ok) {
-                addFailure(report, {
-                  file: file.name,
-                  line: line.line,
-                  ...(typeof record.event_id === 'string' ? { event_id: record.event_id } : {}),
-                  ...(outcome.logType === undefined ? {} : { log_type: outcome.logType }),
-                  reasons: outcome.reasons,
-                });
-                continue;
-              }
-              report.passed += 1;
-              entry.passed.push({ key, eventId: outcome.replay.eventId });
-              if (!events.has(outcome.replay.eventId)) events.set(outcome.replay.eventId, outcome.replay);
-            }
-            if (entry.passed.length > 0) pending.push(entry);
-          } catch (err) {
-            report.errors.push({ what: file.name, reason: (err as Error).message });
+        for (const round of rounds(files, deps.roundBytes ?? REPLAY_ROUND_BYTES)) {
+          const { pending, events } = await readRound(round, { deps, dir, markers, options, ctx, report, acked });
+          if (dryRun) continue;
+          if (events.size > 0) {
+            const sent = await publishAll([...events.values()], deps.publisher, report);
+            for (const id of sent) acked.add(id);
           }
-        });
-        if (!dryRun && events.size > 0) {
-          const acked = await publishAll([...events.values()], deps.publisher, report);
-          const at = new Date(now()).toISOString();
-          for (const entry of pending) {
-            const sent = entry.passed.filter((p) => acked.has(p.eventId));
-            if (sent.length === 0) continue;
-            const added = sent.map((p) => ({ key: p.key, event_id: p.eventId, at }));
-            try {
-              await writeMarker(deps.lake, entry, added, join(dir, 'marker-out'));
-              report.replayed += sent.length;
-            } catch (err) {
-              report.errors.push({ what: markerName(entry.file.name), reason: `published, but the marker could not be written (a rerun sends them again, deduplicated by event_id): ${(err as Error).message}` });
-            }
-          }
+          await markRound(pending, acked, new Date(now()).toISOString(), deps.lake, dir, report);
         }
       } finally {
         await rm(dir, { recursive: true, force: true });
@@ -222,6 +180,100 @@ export function createReplayer(deps: ReplayDeps): Replayer {
       return report;
     },
   };
+}
+
+/** The files in order, cut into rounds of about `maxBytes` (a larger file is a round alone). */
+function* rounds(files: RecordFile[], maxBytes: number): Generator<RecordFile[]> {
+  let round: RecordFile[] = [];
+  let bytes = 0;
+  for (const file of files) {
+    if (round.length > 0 && bytes + file.size > maxBytes) {
+      yield round;
+      round = [];
+      bytes = 0;
+    }
+    round.push(file);
+    bytes += file.size;
+  }
+  if (round.length > 0) yield round;
+}
+
+interface RoundContext {
+  deps: ReplayDeps;
+  dir: string;
+  markers: Map<string, string>;
+  options: ReplayOptions;
+  ctx: Parameters<typeof revalidate>[2];
+  report: ReplayReport;
+  acked: ReadonlySet<string>;
+}
+
+/** One round's files read and re-validated: each file's passing records, and the events to send (one per event_id not acknowledged yet). */
+async function readRound(files: RecordFile[], { deps, dir, markers, options, ctx, report, acked }: RoundContext): Promise<{ pending: Pending[]; events: Map<string, ReplayEvent> }> {
+  const pending: Pending[] = [];
+  // One event per event_id: the first record of it found is sent.
+  const events = new Map<string, ReplayEvent>();
+  await forEachLimited(files, deps.downloadConcurrency, async (file, i) => {
+    try {
+      const markerGeneration = markers.get(markerName(file.name));
+      const marker = markerGeneration === undefined ? undefined : await readMarker(deps.lake, file.name, join(dir, `${i}.marker`), markerGeneration);
+      const text = await readObject(deps.lake, file.name, join(dir, `${i}.jsonl`));
+      if (text === undefined) return; // gone since the listing (expired, or erased empty)
+      report.files += 1;
+      const done = new Set(marker?.marker.replayed.map((r) => r.key));
+      const entry: Pending = { file, marker, passed: [] };
+      for (const line of parseRecordFile(text)) {
+        if (!line.ok) {
+          report.records += 1;
+          addFailure(report, { file: file.name, line: line.line, reasons: [{ path: '', message: line.reason }] });
+          continue;
+        }
+        const { record } = line;
+        if (!isRecordSelected(record, options)) continue;
+        if (options.logType !== undefined && recordLogType(record, file.logType) !== options.logType) continue;
+        report.records += 1;
+        const key = recordKey(record, line.line);
+        if (done.has(key)) {
+          report.alreadyReplayed += 1;
+          continue;
+        }
+        const outcome = revalidate(record, file.logType, ctx);
+        if (!outcome.ok) {
+          addFailure(report, {
+            file: file.name,
+            line: line.line,
+            ...(typeof record.event_id === 'string' ? { event_id: record.event_id } : {}),
+            ...(outcome.logType === undefined ? {} : { log_type: outcome.logType }),
+            reasons: outcome.reasons,
+          });
+          continue;
+        }
+        report.passed += 1;
+        const { eventId } = outcome.replay;
+        entry.passed.push({ key, eventId });
+        if (!acked.has(eventId) && !events.has(eventId)) events.set(eventId, outcome.replay);
+      }
+      if (entry.passed.length > 0) pending.push(entry);
+    } catch (err) {
+      report.errors.push({ what: file.name, reason: (err as Error).message });
+    }
+  });
+  return { pending, events };
+}
+
+/** Each file's marker gains its records whose events Pub/Sub acknowledged (in this round or an earlier one). */
+async function markRound(pending: Pending[], acked: ReadonlySet<string>, at: string, lake: LakeStore, dir: string, report: ReplayReport): Promise<void> {
+  for (const entry of pending) {
+    const sent = entry.passed.filter((p) => acked.has(p.eventId));
+    if (sent.length === 0) continue;
+    const added = sent.map((p) => ({ key: p.key, event_id: p.eventId, at }));
+    try {
+      await writeMarker(lake, entry, added, join(dir, 'marker-out'));
+      report.replayed += sent.length;
+    } catch (err) {
+      report.errors.push({ what: markerName(entry.file.name), reason: `published, but the marker could not be written (a rerun sends them again, deduplicated by event_id): ${(err as Error).message}` });
+    }
+  }
 }
 
 function addFailure(report: ReplayReport, failure: ReplayFailure): void {
@@ -266,7 +318,7 @@ async function publishAll(events: ReplayEvent[], publisher: ReplayPublisher, rep
       report.errors.push({ what: `a message of ${carried[i]!.length} events`, reason: `Pub/Sub refused it (run the replay again): ${String((outcome.error as Error)?.message ?? outcome.error)}` });
     }
   });
-  report.eventsPublished = acked.size;
+  report.eventsPublished += acked.size;
   return acked;
 }
 
@@ -277,7 +329,12 @@ async function readObject(lake: LakeStore, name: string, path: string): Promise<
     if (isNotFound(err)) return undefined;
     throw err;
   }
-  return readFile(path, 'utf8');
+  try {
+    return await readFile(path, 'utf8');
+  } finally {
+    // Read whole: the copy on disk (memory, on Cloud Run) is not needed again.
+    await rm(path, { force: true });
+  }
 }
 
 /**
