@@ -46,7 +46,7 @@ describe('selectRecordFiles', () => {
     'quarantine/log_type=user_action/dt=2026-03-02/d.jsonl',
     'quarantine/log_type=signup/dt=2026-03-02/notes.txt',
     'dead-letter/log_type=signup/dt=2026-03-02/e.jsonl',
-  ].map((name, i) => ({ name, generation: String(i) }));
+  ].map((name, i) => ({ name, generation: String(i), size: 100 }));
   const names = (...args: Parameters<typeof selectRecordFiles>) => selectRecordFiles(...args).map((f) => f.name);
 
   it('reads the zone\'s JSON-lines files only, in name order', () => {

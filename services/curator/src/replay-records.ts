@@ -14,6 +14,7 @@ import {
   type PiiRule,
   type Registry,
 } from '@strata/schemas';
+import type { LakeObject } from './lake-store.js';
 
 /**
  * The pure half of replay (replay.ts): which record files and records a replay looks at, how a
@@ -47,7 +48,7 @@ export interface StoredRecord {
 export interface RecordFile {
   name: string;
   generation: string;
-  /** Bytes, as listed (0 when the listing did not say): what a replay round reads. */
+  /** Bytes, as listed: what a replay round reads. */
   size: number;
   /** The folder's log type (`_unknown` for events of a log type the writer did not know). */
   logType: string;
@@ -64,7 +65,7 @@ export interface Selection {
 }
 
 /** The record files of a zone listing a replay reads, in name order. */
-export function selectRecordFiles(zone: ReplayZone, objects: ReadonlyArray<{ name: string; generation: string; size?: number }>, selection: Selection = {}): RecordFile[] {
+export function selectRecordFiles(zone: ReplayZone, objects: ReadonlyArray<Pick<LakeObject, 'name' | 'generation' | 'size'>>, selection: Selection = {}): RecordFile[] {
   const sinceDay = selection.since?.toISOString().slice(0, 10);
   const files: RecordFile[] = [];
   for (const object of objects) {
@@ -74,7 +75,7 @@ export function selectRecordFiles(zone: ReplayZone, objects: ReadonlyArray<{ nam
     if (selection.logType !== undefined && logType !== selection.logType && logType !== UNKNOWN_LOG_TYPE) continue;
     // A file's day is its records' publish date (quarantine.ts), so no record in an earlier day is recent enough.
     if (sinceDay !== undefined && dt < sinceDay) continue;
-    files.push({ name: object.name, generation: object.generation, size: object.size ?? 0, logType, dt });
+    files.push({ name: object.name, generation: object.generation, size: object.size, logType, dt });
   }
   return files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
