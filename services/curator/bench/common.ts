@@ -82,7 +82,8 @@ export const USER_ACTION_EVENTS = ['page_view', 'product_view', 'search', 'add_t
  * types for the columns the rollups read and a few more: event_id unique per i; event one of 6;
  * ts spread uniformly over [startIso, startIso + spanSeconds); received_at 0–5 s after ts; user_id
  * one of `users`. Every `dupEvery`-th event is there twice (a redelivery: same event, received
- * 1–60 s later), so dedup has real work. hash() makes it deterministic. The session's TimeZone must be UTC.
+ * 1–60 s later), so dedup has real work; with `dupEvery` 0 none is (what compaction leaves). hash()
+ * makes it deterministic. The session's TimeZone must be UTC.
  */
 export function userActionSql({ from, to, startIso, spanSeconds, users, dupEvery }: { from: number; to: number; startIso: string; spanSeconds: number; users: number; dupEvery: number }): string {
   const events = `[${USER_ACTION_EVENTS.map((e) => `'${e}'`).join(', ')}]`;
@@ -109,8 +110,8 @@ export function userActionSql({ from, to, startIso, spanSeconds, users, dupEvery
       case when h1 % 6 in (1, 3, 4, 5) then 'EUR' end as currency,
       case when h1 % 6 in (3, 4, 5) then cast(1 + h2 % 3 as bigint) end as quantity
     from base`;
+  const redeliveries = `union all ${row('cast(5000000 + h3 % 55000000 as bigint)').replace('from base', `from base where i % ${dupEvery} = 0`)}`;
   return `with base as (${base})
     ${row('cast(h2 % 5000000 as bigint)')}
-    union all
-    ${row('cast(5000000 + h3 % 55000000 as bigint)').replace('from base', `from base where i % ${dupEvery} = 0`)}`;
+    ${dupEvery > 0 ? redeliveries : ''}`;
 }

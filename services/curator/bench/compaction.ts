@@ -36,7 +36,7 @@ import { encodeParquet } from '@strata/writer';
 import { compactPartition, type CompactionResult } from '../src/compact.js';
 import { DEFAULT_COMPACTION_POLICY, hourEndMs, planCompaction } from '../src/compaction-policy.js';
 import { createMemoryLake, type LakeObject, type MemoryLake } from '../src/lake-store.js';
-import { openDuckDbEngine, type RollupEngine } from '../src/rollup.js';
+import { openDuckDbEngine, splitDayFiles, type RollupEngine } from '../src/rollup.js';
 import { bytes, fmt, integer, progress, quietLogger, seconds, timed } from './common.js';
 
 const HOURS = integer('BENCH_COMPACTION_HOURS', 24);
@@ -103,7 +103,7 @@ async function measureDay(lake: MemoryLake, engine: RollupEngine, dir: string): 
   const files = objects.map((_, i) => join(dir, `${i}.parquet`));
   for (const [i, o] of objects.entries()) await lake.download(o.name, files[i]!);
   const compute = await timed(RUNS, async () => {
-    const result = await engine.computeDay(LOG_TYPE, files, join(dir, 'out'));
+    const result = await engine.computeDay(LOG_TYPE, splitDayFiles(objects.map((o) => o.name), files), join(dir, 'out'));
     if (!result.ok) throw new Error(`computeDay failed: ${result.reason}`);
     return result;
   });

@@ -4,6 +4,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Logger } from '@strata/runtime';
 import { PARQUET_CONTENT_TYPE, parseObjectName, partitionKey, partitionPrefix, type Partition } from '@strata/schemas';
 import { mergeParquet, verifyMerged } from './compaction-merge.js';
+import { compactionOutputName } from './compaction-names.js';
 import { byName, DEFAULT_COMPACTION_POLICY, samePartition, type CompactionPlan } from './compaction-policy.js';
 import { PreconditionFailed, type LakeObject, type LakeStore } from './lake-store.js';
 import { forEachLimited } from './limited.js';
@@ -30,7 +31,7 @@ export interface CompactDeps {
   connection: DuckDBConnection;
   /** Parent of the private folder each compaction downloads into and removes after. */
   workDir: string;
-  /** Unique ids for output names; ULIDs (createUlidFactory) sort by creation time. */
+  /** Unique ids for merges, which name their outputs (compaction-names.ts); ULIDs (createUlidFactory) sort by creation time. */
   newId: () => string;
   logger: Logger;
   /** Output files are cut at this size (default DEFAULT_COMPACTION_POLICY.targetFileBytes). */
@@ -73,7 +74,8 @@ export async function compactPartition(plan: CompactionPlan, deps: CompactDeps):
     const merged = await mergeParquet(connection, local, outDir, deps.targetFileBytes ?? DEFAULT_COMPACTION_POLICY.targetFileBytes);
     const counts = await verifyMerged(connection, local, merged.files);
 
-    const outputs = await uploadAll(lake, merged.files, () => `${prefix}compacted-${deps.newId()}.parquet`, logger);
+    const mergeId = deps.newId();
+    const outputs = await uploadAll(lake, merged.files, (i) => compactionOutputName(prefix, mergeId, i, merged.files.length), logger);
     const removed = await removeInputs(lake, inputs, logger);
 
     const result: CompactionResult = { partition, mode, inputs: inputs.length, outputs, ...counts, bytesIn, bytesOut: merged.bytesOut };
@@ -100,11 +102,11 @@ export async function compactPartition(plan: CompactionPlan, deps: CompactDeps):
 }
 
 /** Creates every file under a fresh name, or none: on a failure the ones written are removed again. */
-async function uploadAll(lake: LakeStore, files: string[], nameOf: () => string, logger: Logger): Promise<string[]> {
+async function uploadAll(lake: LakeStore, files: string[], nameOf: (index: number) => string, logger: Logger): Promise<string[]> {
   const written: { name: string; generation: string }[] = [];
   try {
-    for (const file of files) {
-      const name = nameOf();
+    for (const [index, file] of files.entries()) {
+      const name = nameOf(index);
       written.push({ name, generation: await lake.create(name, file, PARQUET_CONTENT_TYPE) });
     }
     return written.map((w) => w.name);

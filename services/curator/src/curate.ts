@@ -9,7 +9,7 @@ import { planCompaction, type CompactionPolicy } from './compaction-policy.js';
 import { forEachLimited } from './limited.js';
 import { isNotFound, type LakeStore } from './lake-store.js';
 import { definitionsOf, groupByDay, groupByPartition, type ListedDay, type ListedPartition } from './partitions.js';
-import type { DayRollup, RollupEngine } from './rollup.js';
+import { splitDayFiles, type DayFiles, type DayRollup, type RollupEngine } from './rollup.js';
 import type { CurationSession, DayWrite, SummaryStore } from './summary-store.js';
 import { curationWindow, windowOffsets, type CurationWindow } from './window.js';
 
@@ -148,12 +148,13 @@ async function compactDay(day: ListedDay, dir: string, deps: PassDeps): Promise<
   return { day: (await refreshDay(day, deps)) ?? day, results, failed };
 }
 
-async function downloadDay(day: ListedDay, dir: string, deps: PassDeps): Promise<string[]> {
+/** The day's files, downloaded; an hour written by one merge is known to hold each event once. */
+async function downloadDay(day: ListedDay, dir: string, deps: PassDeps): Promise<DayFiles> {
   const objects = day.hours.flatMap((h) => h.objects);
   // Local names by index: no character of an object name reaches the file system.
   const files = objects.map((_, i) => join(dir, `${i}.parquet`));
   await forEachLimited(objects, deps.settings.downloadConcurrency, (object, i) => deps.lake.download(object.name, files[i]!));
-  return files;
+  return splitDayFiles(objects.map((o) => o.name), files);
 }
 
 /**
@@ -169,7 +170,7 @@ async function curateDay(listed: ListedDay, dir: string, deps: PassDeps): Promis
   try {
     compacted = await compactDay(listed, join(dir, 'compaction'), deps);
     let day = compacted.day;
-    let files: string[];
+    let files: DayFiles;
     try {
       files = await downloadDay(day, dir, deps);
     } catch (err) {

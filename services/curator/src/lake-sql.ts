@@ -9,6 +9,9 @@ import { ENVELOPE } from '@strata/schemas';
  */
 export const parquetSource = (param: string): string => `read_parquet($${param}, union_by_name = true, hive_partitioning = false)`;
 
+/** The same over files named in the SQL itself, for a view (which cannot take parameters). */
+export const parquetFiles = (files: readonly string[]): string => `read_parquet([${files.map((f) => `'${f.replaceAll("'", "''")}'`).join(', ')}], union_by_name = true, hive_partitioning = false)`;
+
 /** The envelope columns without which files cannot be curated or compacted. */
 export const REQUIRED_COLUMNS: readonly string[] = [ENVELOPE.eventId, ENVELOPE.event, ENVELOPE.ts, ENVELOPE.receivedAt];
 

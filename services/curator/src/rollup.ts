@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { DuckDBInstance, listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { ENVELOPE, rollupApplies, rollupSql, type Match, type RollupDeclaration } from '@strata/schemas';
-import { parquetSource, REQUIRED_COLUMNS } from './lake-sql.js';
+import { inUniquePartitions } from './compaction-names.js';
+import { parquetFiles, parquetSource, REQUIRED_COLUMNS } from './lake-sql.js';
 
 /** One row of a rollup, keyed by its column names (dt as YYYY-MM-DD text, numbers as numbers). */
 export type RollupRow = Record<string, string | number | null>;
@@ -23,14 +24,32 @@ export type DayResult =
     }
   | { ok: false; reason: string };
 
+/**
+ * One day's files, split by what is known of them. An event is its (hour, event_id): duplicates of
+ * one event share its ts, hence its hour (the lake partitions by ts), as compaction and the BigQuery
+ * dedup views also assume.
+ */
+export interface DayFiles {
+  /** Files of hours known to hold each event_id once (compaction-names.ts): read as they are. */
+  unique: string[];
+  /** Every other file: duplicates are removed within each hour, the first received_at winning. */
+  raw: string[];
+}
+
+/** Local `files` of the objects `names` (in the same order), split by what their names say. */
+export function splitDayFiles(names: readonly string[], files: readonly string[]): DayFiles {
+  const unique = inUniquePartitions(names);
+  return { unique: files.filter((_, i) => unique.has(names[i]!)), raw: files.filter((_, i) => !unique.has(names[i]!)) };
+}
+
 export interface RollupEngine {
   /** DuckDB's connection, shared with compaction (one engine per run). */
   connection: DuckDBConnection;
   /**
-   * Every rollup that reads `logType`, computed over one day's Parquet files (local paths), after
-   * removing duplicates by event_id (the first received_at wins). Curated Parquet goes to outDir.
+   * Every rollup that reads `logType`, computed over one day's Parquet files (local paths), each
+   * event counted once (DayFiles). Curated Parquet goes to outDir.
    */
-  computeDay(logType: string, files: string[], outDir: string): Promise<DayResult>;
+  computeDay(logType: string, files: DayFiles, outDir: string): Promise<DayResult>;
   close(): void;
 }
 
@@ -52,12 +71,13 @@ function columnsRead(rollup: RollupDeclaration): Map<string, string> {
 }
 
 /**
- * The columns the dedup window carries for these rollups, with the type each reads as when no file
- * has it: the envelope's required columns, user_id, and what the rollups read. Only these: carrying
- * every column (the context struct, URLs) made the window most of a day's cost (P4).
+ * The columns these rollups read, with the type each reads as when no file has it: ts, event,
+ * user_id and what the declarations name. Only these reach the rollups: carrying every column (the
+ * context struct, URLs) made the dedup window most of a day's cost, and even event_id and
+ * received_at, which only the window reads, cost a closed day a third of its time (P4).
  */
-export function dedupColumns(rollups: readonly RollupDeclaration[]): Map<string, string> {
-  const needed = new Map<string, string>([...REQUIRED_COLUMNS, ENVELOPE.userId].map((c) => [c, 'varchar']));
+export function rollupInputColumns(rollups: readonly RollupDeclaration[]): Map<string, string> {
+  const needed = new Map<string, string>([ENVELOPE.ts, ENVELOPE.event, ENVELOPE.userId].map((c) => [c, 'varchar']));
   for (const rollup of rollups) for (const [column, type] of columnsRead(rollup)) needed.set(column, type);
   return needed;
 }
@@ -99,33 +119,53 @@ export async function openDuckDbEngine(rollups: readonly RollupDeclaration[], li
     connection,
     async computeDay(logType, files, outDir) {
       const applicable = rollups.filter((r) => rollupApplies(r, logType));
-      if (files.length === 0) return { ok: false, reason: 'the day has no files' };
-      const values = { files: listValue(files) };
-      const described = await connection.runAndReadAll(`select column_name from (describe select * from ${source})`, values);
-      const present = new Set(described.getRowObjectsJS().map((row) => String(row.column_name)));
-      const missing = REQUIRED_COLUMNS.filter((c) => !present.has(c));
-      if (missing.length > 0) return { ok: false, reason: `the Parquet files have no ${missing.join(' or ')} column` };
-      const projection = [...dedupColumns(applicable)].map(([column, type]) => (present.has(column) ? column : `null::${type} as ${column}`)).join(', ');
-      // One row per event_id: Pub/Sub delivers at least once, and a compaction swap briefly shows
-      // an hour twice. The first received_at wins; ties go to the smaller ts, then the event name.
-      await connection.run(
-        `create or replace temp table deduped as
-         select ${projection} from ${source}
-         qualify row_number() over (partition by ${ENVELOPE.eventId} order by ${ENVELOPE.receivedAt}, ${ENVELOPE.ts}, ${ENVELOPE.event}) = 1`,
-        values,
-      );
-      const totals = await connection.runAndReadAll(`select (select sum(num_rows) from parquet_file_metadata($files)) as rows, (select count(*) from deduped) as events`, values);
-      const [total] = totals.getRowObjectsJS();
-      const result: DayRollup[] = [];
-      for (const rollup of applicable) {
-        const table = `rollup_${rollup.name}`;
-        await connection.run(`create or replace temp table ${table} as ${rollupSql({ rollup, logType, dialect: 'duckdb', source: 'deduped' })}`);
-        const parquetPath = join(outDir, `${rollup.name}.parquet`);
-        await connection.run(`copy ${table} to '${parquetPath.replaceAll("'", "''")}' (format parquet, compression zstd)`);
-        const rows = (await connection.runAndReadAll(`select * from ${table}`)).getRowObjectsJS();
-        result.push({ rollup, parquetPath, rows: rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, plain(v)]))) });
+      const parts = (['unique', 'raw'] as const).filter((part) => files[part].length > 0);
+      if (parts.length === 0) return { ok: false, reason: 'the day has no files' };
+      try {
+        const columns = rollupInputColumns(applicable);
+        const selects: string[] = [];
+        for (const part of parts) {
+          const values = { files: listValue(files[part]) };
+          const described = await connection.runAndReadAll(`select column_name from (describe select * from ${source})`, values);
+          const present = new Set(described.getRowObjectsJS().map((row) => String(row.column_name)));
+          const missing = REQUIRED_COLUMNS.filter((c) => !present.has(c));
+          if (missing.length > 0) return { ok: false, reason: `the Parquet files have no ${missing.join(' or ')} column` };
+          const projection = [...columns].map(([column, type]) => (present.has(column) ? column : `null::${type} as ${column}`)).join(', ');
+          if (part === 'unique') {
+            selects.push(`select ${projection} from ${parquetFiles(files.unique)}`);
+            continue;
+          }
+          // Pub/Sub delivers at least once, and a compaction swap briefly shows an hour twice. The
+          // first received_at wins; ties go to the smaller ts, then the event name. The hour is the
+          // one of ts since the epoch: only which rows share it matters, and a day's files hold one day.
+          await connection.run(
+            `create or replace temp table raw_deduped as
+             select ${projection} from ${source}
+             qualify row_number() over (partition by epoch_us(${ENVELOPE.ts}) // 3600000000, ${ENVELOPE.eventId} order by ${ENVELOPE.receivedAt}, ${ENVELOPE.ts}, ${ENVELOPE.event}) = 1`,
+            values,
+          );
+          selects.push('select * from raw_deduped');
+        }
+        // A view: each rollup reads only its columns of the unique files, straight from Parquet.
+        await connection.run(`create or replace temp view deduped as ${selects.join(' union all ')}`);
+        const all = listValue([...files.unique, ...files.raw]);
+        const totals = await connection.runAndReadAll(`select (select sum(num_rows) from parquet_file_metadata($files)) as rows, (select count(*) from deduped) as events`, { files: all });
+        const [total] = totals.getRowObjectsJS();
+        const result: DayRollup[] = [];
+        for (const rollup of applicable) {
+          const table = `rollup_${rollup.name}`;
+          await connection.run(`create or replace temp table ${table} as ${rollupSql({ rollup, logType, dialect: 'duckdb', source: 'deduped' })}`);
+          const parquetPath = join(outDir, `${rollup.name}.parquet`);
+          await connection.run(`copy ${table} to '${parquetPath.replaceAll("'", "''")}' (format parquet, compression zstd)`);
+          const rows = (await connection.runAndReadAll(`select * from ${table}`)).getRowObjectsJS();
+          result.push({ rollup, parquetPath, rows: rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, plain(v)]))) });
+        }
+        return { ok: true, rollups: result, rows: Number(total!.rows), events: Number(total!.events) };
+      } finally {
+        // The next day (or the next run) must not see this one's rows, and they hold memory.
+        await connection.run('drop view if exists deduped');
+        await connection.run('drop table if exists raw_deduped');
       }
-      return { ok: true, rollups: result, rows: Number(total!.rows), events: Number(total!.events) };
     },
     close() {
       connection.closeSync();
