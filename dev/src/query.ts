@@ -1,7 +1,7 @@
 /**
  * `npm run query -- "<sql>"`: DuckDB over the local lake folder. One view per log type, named as
  * the BigQuery external tables are, reading the hive partitions (log_type, dt, hr) from the paths;
- * `<log_type>_deduped`, one row per event_id as every rollup counts them; and `curated_<rollup>`
+ * `<log_type>_deduped`, one row per event_id and hour as every rollup counts them; and `curated_<rollup>`
  * over the curator's Parquet copy of each rollup, for the rollups it has written.
  */
 import { existsSync, readdirSync } from 'node:fs';
@@ -50,7 +50,8 @@ export async function openLake(dataDir: string = defaultDataDir): Promise<LakeCo
     for (const logType of logTypes) {
       await conn.run(`create view "${logType}" as select * from ${logTypeSource(dataDir, logType)}`);
       // Pub/Sub delivers at least once, so the lake may hold an event twice: keep the first received.
-      await conn.run(`create view "${logType}_deduped" as select * from "${logType}" qualify row_number() over (partition by event_id order by received_at) = 1`);
+      // Within its hour, as the curator, compaction and BigQuery's views do: copies share their ts.
+      await conn.run(`create view "${logType}_deduped" as select * from "${logType}" qualify row_number() over (partition by dt, hr, event_id order by received_at) = 1`);
     }
     // curated/<rollup>/dt=<day>/<log type>.parquet; read_parquet fails on a glob matching nothing,
     // so a rollup the curator has not written yet gets no view.

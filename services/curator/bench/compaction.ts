@@ -17,8 +17,8 @@
  * compactPartition per hour (the plan from planCompaction with the default policy, the clock 3 h
  * after the day ends: hours older than a day are merged "aggressive", the last ones "light", both
  * take all 60 small files here); the compaction time; and the time of reading the whole day, best
- * of BENCH_RUNS (3): (1) openDuckDbEngine(ROLLUPS).computeDay (dedup + the three rollups, what a
- * curation does) and (2) a plain `select event, count(*), count(distinct user_id) … group by event`
+ * of BENCH_RUNS (3): (1) openDuckDbEngine(ROLLUPS).computeDay (the three rollups, what a curation
+ * does: before, every hour deduplicated; after, each hour one merge's output, read as it is) and (2) a plain `select event, count(*), count(distinct user_id) … group by event`
  * over read_parquet of the files. The day's rollups must be the same before and after (exit 1 if
  * not). No numeric goal.
  *

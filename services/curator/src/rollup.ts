@@ -138,10 +138,11 @@ export async function openDuckDbEngine(rollups: readonly RollupDeclaration[], li
           // Pub/Sub delivers at least once, and a compaction swap briefly shows an hour twice. The
           // first received_at wins; ties go to the smaller ts, then the event name. The hour is the
           // one of ts since the epoch: only which rows share it matters, and a day's files hold one day.
+          // Rows without an event_id cannot be told apart: all are kept, as compaction keeps them.
           await connection.run(
             `create or replace temp table raw_deduped as
              select ${projection} from ${source}
-             qualify row_number() over (partition by epoch_us(${ENVELOPE.ts}) // 3600000000, ${ENVELOPE.eventId} order by ${ENVELOPE.receivedAt}, ${ENVELOPE.ts}, ${ENVELOPE.event}) = 1`,
+             qualify ${ENVELOPE.eventId} is null or row_number() over (partition by epoch_us(${ENVELOPE.ts}) // 3600000000, ${ENVELOPE.eventId} order by ${ENVELOPE.receivedAt}, ${ENVELOPE.ts}, ${ENVELOPE.event}) = 1`,
             values,
           );
           selects.push('select * from raw_deduped');
@@ -162,9 +163,10 @@ export async function openDuckDbEngine(rollups: readonly RollupDeclaration[], li
         }
         return { ok: true, rollups: result, rows: Number(total!.rows), events: Number(total!.events) };
       } finally {
-        // The next day (or the next run) must not see this one's rows, and they hold memory.
-        await connection.run('drop view if exists deduped');
-        await connection.run('drop table if exists raw_deduped');
+        // They hold memory until the next day replaces them; a failure to drop them must not hide
+        // the day's own error (the next day's `create or replace` replaces them anyway).
+        await connection.run('drop view if exists deduped').catch(() => undefined);
+        await connection.run('drop table if exists raw_deduped').catch(() => undefined);
       }
     },
     close() {
