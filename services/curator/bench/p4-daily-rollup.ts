@@ -278,7 +278,7 @@ try {
   const { days, csv } = await generate(dir, !SKIP_PG);
   for (const state of STATES) {
     const { files, count, rows } = days[state];
-    progress(`lake ${state}: ${count} files (${files.unique.length} read as they are), ${fmt(rows)} rows, ${bytes(days[state].bytes)} (${since(allStarted)})`);
+    progress(`lake ${state}: ${count} files (${files.uniqueHours.flat().length} read as they are), ${fmt(rows)} rows, ${bytes(days[state].bytes)} (${since(allStarted)})`);
   }
 
   if (!SKIP_PG) {

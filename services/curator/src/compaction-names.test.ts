@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { compactionOutputName, holdsEachEventOnce, inUniquePartitions, mergeIdOf } from './compaction-names.js';
+import { compactionOutputName, holdsEachEventOnce, mergeIdOf } from './compaction-names.js';
 
 const P = 'events/log_type=user_action/dt=2026-03-01/hr=10/';
-const Q = 'events/log_type=user_action/dt=2026-03-01/hr=11/';
 
 describe('compaction output names', () => {
   it('name every file of one merge by the merge, numbered only when it wrote several', () => {
@@ -24,8 +23,4 @@ describe('compaction output names', () => {
     expect(holdsEachEventOnce([])).toBe(false);
   });
 
-  it('pick the names of the partitions one merge wrote, each partition judged on its own', () => {
-    const names = [`${P}compacted-A-1.parquet`, `${P}compacted-A-2.parquet`, `${Q}compacted-A.parquet`, `${Q}late.parquet`];
-    expect([...inUniquePartitions(names)]).toEqual([`${P}compacted-A-1.parquet`, `${P}compacted-A-2.parquet`]);
-  });
 });

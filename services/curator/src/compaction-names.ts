@@ -31,13 +31,3 @@ export function holdsEachEventOnce(names: readonly string[]): boolean {
   const ids = names.map(mergeIdOf);
   return ids[0] !== undefined && ids.every((id) => id === ids[0]);
 }
-
-/** The names among these (of any partitions) whose partition holds each event once, by holdsEachEventOnce. */
-export function inUniquePartitions(names: readonly string[]): Set<string> {
-  const byPartition = new Map<string, string[]>();
-  for (const name of names) {
-    const partition = name.slice(0, name.lastIndexOf('/') + 1);
-    byPartition.set(partition, [...(byPartition.get(partition) ?? []), name]);
-  }
-  return new Set([...byPartition.values()].filter(holdsEachEventOnce).flat());
-}

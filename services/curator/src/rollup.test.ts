@@ -54,7 +54,7 @@ async function computeWith(limits: Parameters<typeof openDuckDbEngine>[1], name:
     const [settings] = (await engine.connection.runAndReadAll("select current_setting('memory_limit') as memory_limit, current_setting('temp_directory') as temp_directory")).getRowObjectsJS();
     const out = join(dir, name);
     await mkdir(out, { recursive: true });
-    const day = await engine.computeDay('user_action', { unique: [], raw: files }, out);
+    const day = await engine.computeDay('user_action', { uniqueHours: [], raw: files }, out);
     // DuckDB makes its temp_directory only when it first spills, and removes it on close.
     return { day, settings: settings!, spilled: limits?.spillDir !== undefined && existsSync(limits.spillDir) };
   } finally {

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { DuckDBInstance, listValue, type DuckDBConnection } from '@duckdb/node-api';
-import { ENVELOPE, rollupApplies, rollupSql, type Match, type RollupDeclaration } from '@strata/schemas';
-import { inUniquePartitions } from './compaction-names.js';
-import { parquetFiles, parquetSource, REQUIRED_COLUMNS } from './lake-sql.js';
+import { ENVELOPE, rollupApplies, rollupKeys, rollupSql, type Match, type RollupDeclaration } from '@strata/schemas';
+import { holdsEachEventOnce } from './compaction-names.js';
+import { parquetFiles, parquetSource, queryRows, REQUIRED_COLUMNS } from './lake-sql.js';
 
 /** One row of a rollup, keyed by its column names (dt as YYYY-MM-DD text, numbers as numbers). */
 export type RollupRow = Record<string, string | number | null>;
@@ -30,16 +30,25 @@ export type DayResult =
  * dedup views also assume.
  */
 export interface DayFiles {
-  /** Files of hours known to hold each event_id once (compaction-names.ts): read as they are. */
-  unique: string[];
+  /** The hours known to hold each event_id once (compaction-names.ts), each as its files: read as they are. */
+  uniqueHours: string[][];
   /** Every other file: duplicates are removed within each hour, the first received_at winning. */
   raw: string[];
 }
 
 /** Local `files` of the objects `names` (in the same order), split by what their names say. */
 export function splitDayFiles(names: readonly string[], files: readonly string[]): DayFiles {
-  const unique = inUniquePartitions(names);
-  return { unique: files.filter((_, i) => unique.has(names[i]!)), raw: files.filter((_, i) => !unique.has(names[i]!)) };
+  const hours = new Map<string, number[]>();
+  for (const [i, name] of names.entries()) {
+    const partition = name.slice(0, name.lastIndexOf('/') + 1);
+    hours.set(partition, [...(hours.get(partition) ?? []), i]);
+  }
+  const split: DayFiles = { uniqueHours: [], raw: [] };
+  for (const indexes of hours.values()) {
+    if (holdsEachEventOnce(indexes.map((i) => names[i]!))) split.uniqueHours.push(indexes.map((i) => files[i]!));
+    else split.raw.push(...indexes.map((i) => files[i]!));
+  }
+  return split;
 }
 
 export interface RollupEngine {
@@ -119,54 +128,81 @@ export async function openDuckDbEngine(rollups: readonly RollupDeclaration[], li
     connection,
     async computeDay(logType, files, outDir) {
       const applicable = rollups.filter((r) => rollupApplies(r, logType));
-      const parts = (['unique', 'raw'] as const).filter((part) => files[part].length > 0);
-      if (parts.length === 0) return { ok: false, reason: 'the day has no files' };
+      const unique = files.uniqueHours.flat();
+      if (unique.length === 0 && files.raw.length === 0) return { ok: false, reason: 'the day has no files' };
+      const columns = rollupInputColumns(applicable);
+      /** What the rollups read of these files, or why they cannot be curated. */
+      const projectionOf = async (list: string[]): Promise<{ projection: string } | { reason: string }> => {
+        const described = await connection.runAndReadAll(`select column_name from (describe select * from ${source})`, { files: listValue(list) });
+        const present = new Set(described.getRowObjectsJS().map((row) => String(row.column_name)));
+        const missing = REQUIRED_COLUMNS.filter((c) => !present.has(c));
+        if (missing.length > 0) return { reason: `the Parquet files have no ${missing.join(' or ')} column` };
+        return { projection: [...columns].map(([column, type]) => (present.has(column) ? column : `null::${type} as ${column}`)).join(', ') };
+      };
       try {
-        const columns = rollupInputColumns(applicable);
-        const selects: string[] = [];
-        for (const part of parts) {
-          const values = { files: listValue(files[part]) };
-          const described = await connection.runAndReadAll(`select column_name from (describe select * from ${source})`, values);
-          const present = new Set(described.getRowObjectsJS().map((row) => String(row.column_name)));
-          const missing = REQUIRED_COLUMNS.filter((c) => !present.has(c));
-          if (missing.length > 0) return { ok: false, reason: `the Parquet files have no ${missing.join(' or ')} column` };
-          const projection = [...columns].map(([column, type]) => (present.has(column) ? column : `null::${type} as ${column}`)).join(', ');
-          if (part === 'unique') {
-            selects.push(`select ${projection} from ${parquetFiles(files.unique)}`);
-            continue;
-          }
+        // Each unique hour read on its own, with its own columns: an hour-grain rollup is computed
+        // an hour at a time (its groups never span hours, and a small hash table is a fast one:
+        // the hourly rollup of a closed day took 2.7 s at once, 1.8 s an hour at a time, P4).
+        const hourSources: string[] = [];
+        for (const hour of files.uniqueHours) {
+          const read = await projectionOf(hour);
+          if ('reason' in read) return { ok: false, reason: read.reason };
+          hourSources.push(`(select ${read.projection} from ${parquetFiles(hour)})`);
+        }
+        if (files.raw.length > 0) {
+          const read = await projectionOf(files.raw);
+          if ('reason' in read) return { ok: false, reason: read.reason };
           // Pub/Sub delivers at least once, and a compaction swap briefly shows an hour twice. The
           // first received_at wins; ties go to the smaller ts, then the event name. The hour is the
           // one of ts since the epoch: only which rows share it matters, and a day's files hold one day.
           // Rows without an event_id cannot be told apart: all are kept, as compaction keeps them.
           await connection.run(
             `create or replace temp table raw_deduped as
-             select ${projection} from ${source}
+             select ${read.projection} from ${source}
              qualify ${ENVELOPE.eventId} is null or row_number() over (partition by epoch_us(${ENVELOPE.ts}) // 3600000000, ${ENVELOPE.eventId} order by ${ENVELOPE.receivedAt}, ${ENVELOPE.ts}, ${ENVELOPE.event}) = 1`,
-            values,
+            { files: listValue(files.raw) },
           );
-          selects.push('select * from raw_deduped');
+          hourSources.push('raw_deduped');
         }
-        // A view: each rollup reads only its columns of the unique files, straight from Parquet.
-        await connection.run(`create or replace temp view deduped as ${selects.join(' union all ')}`);
-        const all = listValue([...files.unique, ...files.raw]);
-        const totals = await connection.runAndReadAll(`select (select sum(num_rows) from parquet_file_metadata($files)) as rows, (select count(*) from deduped) as events`, { files: all });
-        const [total] = totals.getRowObjectsJS();
+        // The day as one view for day-grain rollups: the unique files straight from Parquet, in one read.
+        const daySources: string[] = [];
+        if (unique.length > 0) {
+          const read = await projectionOf(unique);
+          if ('reason' in read) return { ok: false, reason: read.reason };
+          daySources.push(`select ${read.projection} from ${parquetFiles(unique)}`);
+        }
+        if (files.raw.length > 0) daySources.push('select * from raw_deduped');
+        await connection.run(`create or replace temp view deduped as ${daySources.join(' union all ')}`);
+        // Rows from the footers; events too for the unique files, which hold each once.
+        const rowsOf = async (list: string[]) => (list.length === 0 ? 0 : Number((await queryRows<{ n: bigint }>(connection, 'select sum(num_rows) as n from parquet_file_metadata($files)', { files: listValue(list) }))[0]!.n));
+        const uniqueRows = await rowsOf(unique);
+        const rawEvents = files.raw.length === 0 ? 0 : Number((await queryRows<{ n: bigint }>(connection, 'select count(*) as n from raw_deduped', {}))[0]!.n);
+        const total = { rows: uniqueRows + (await rowsOf(files.raw)), events: uniqueRows + rawEvents };
         const result: DayRollup[] = [];
         for (const rollup of applicable) {
           const table = `rollup_${rollup.name}`;
-          await connection.run(`create or replace temp table ${table} as ${rollupSql({ rollup, logType, dialect: 'duckdb', source: 'deduped' })}`);
+          const sql = (from: string) => rollupSql({ rollup, logType, dialect: 'duckdb', source: from });
+          if (rollup.grain === 'hour') {
+            await connection.run(`create or replace temp table hours as ${sql(hourSources[0]!)}`);
+            for (const from of hourSources.slice(1)) await connection.run(`insert into hours ${sql(from)}`);
+            const order = rollupKeys(rollup).filter((k) => k !== 'log_type');
+            await connection.run(`create or replace temp table ${table} as select * from hours order by ${order.join(', ')}`);
+            await connection.run('drop table hours');
+          } else {
+            await connection.run(`create or replace temp table ${table} as ${sql('deduped')}`);
+          }
           const parquetPath = join(outDir, `${rollup.name}.parquet`);
           await connection.run(`copy ${table} to '${parquetPath.replaceAll("'", "''")}' (format parquet, compression zstd)`);
           const rows = (await connection.runAndReadAll(`select * from ${table}`)).getRowObjectsJS();
           result.push({ rollup, parquetPath, rows: rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, plain(v)]))) });
         }
-        return { ok: true, rollups: result, rows: Number(total!.rows), events: Number(total!.events) };
+        return { ok: true, rollups: result, ...total };
       } finally {
         // They hold memory until the next day replaces them; a failure to drop them must not hide
         // the day's own error (the next day's `create or replace` replaces them anyway).
         await connection.run('drop view if exists deduped').catch(() => undefined);
         await connection.run('drop table if exists raw_deduped').catch(() => undefined);
+        await connection.run('drop table if exists hours').catch(() => undefined);
       }
     },
     close() {
