@@ -60,3 +60,26 @@ describe('globToRegExp', () => {
     expect(match('*.parquet')).toEqual([lake[3]]);
   });
 });
+
+describe('walkObjectNames', () => {
+  it('lists exactly the names of the range, however the range cuts the folders it skips', async () => {
+    const { mkdtemp, mkdir, writeFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { walkObjectNames } = await import('./listing.js');
+    const root = await mkdtemp(join(tmpdir(), 'strata-walk-'));
+    try {
+      const all = ['d/dt=01/hr=00/x', 'd/dt=01/hr=23/x', 'd/dt=02/hr=00/x', 'd/dt=02/hr=05/y', 'd/dt=03/hr=00/x', 'd/dt=030/x', 'e/x'];
+      for (const name of all) {
+        await mkdir(join(root, ...name.split('/').slice(0, -1)), { recursive: true });
+        await writeFile(join(root, ...name.split('/')), '');
+      }
+      const within = (start?: string, end?: string) => all.filter((n) => n.startsWith('d/') && (start === undefined || compareNames(n, start) >= 0) && (end === undefined || compareNames(n, end) < 0));
+      for (const [start, end] of [['d/dt=02/', 'd/dt=03/'], ['d/dt=01/hr=23/x', undefined], [undefined, 'd/dt=02/hr=05/y'], ['d/dt=03', 'd/dt=031'], ['d/dt=02/hr=01', 'd/dt=02/hr=05/z']] as const) {
+        expect(await walkObjectNames(root, 'd/', { startOffset: start, endOffset: end })).toEqual(within(start, end));
+      }
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});

@@ -3,12 +3,20 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorCode } from './atomic-files.js';
 
+/** Names ≥ startOffset and < endOffset, as objects.list takes them. */
+export interface NameRange {
+  startOffset?: string;
+  endOffset?: string;
+}
+
 /**
- * Every object name under `prefix` in a bucket folder, in the API's order (bytewise UTF-8).
- * Only folders that can hold matching names are entered, so listing one lake partition reads
- * just that partition's folder.
+ * Every object name under `prefix` in a bucket folder (within `range`, if given), in the API's
+ * order (bytewise UTF-8). Only folders that can hold matching names are entered, so listing one
+ * lake partition reads just that partition's folder, and listing a window of days reads only the
+ * days' folders, not all of history (GCS seeks to startOffset; a walk of every folder made a list
+ * call's cost grow with the bucket).
  */
-export async function walkObjectNames(bucketDir: string, prefix: string): Promise<string[]> {
+export async function walkObjectNames(bucketDir: string, prefix: string, range: NameRange = {}): Promise<string[]> {
   const names: string[] = [];
   const visit = async (relDir: string): Promise<void> => {
     let entries: Dirent[];
@@ -23,8 +31,8 @@ export async function walkObjectNames(bucketDir: string, prefix: string): Promis
       const name = relDir + entry.name;
       if (entry.isDirectory()) {
         const dir = `${name}/`;
-        if (dir.startsWith(prefix) || prefix.startsWith(dir)) await visit(dir);
-      } else if ((entry.isFile() || entry.isSymbolicLink()) && name.startsWith(prefix)) {
+        if ((dir.startsWith(prefix) || prefix.startsWith(dir)) && mayHoldNamesIn(dir, range)) await visit(dir);
+      } else if ((entry.isFile() || entry.isSymbolicLink()) && name.startsWith(prefix) && inRange(name, range)) {
         names.push(name);
       }
     }
@@ -32,6 +40,20 @@ export async function walkObjectNames(bucketDir: string, prefix: string): Promis
   await visit('');
   return names.sort(compareNames);
 }
+
+/**
+ * Whether a folder can hold a name in the range. Every name in it starts with `dir`: when the
+ * range starts after every such name (start is not under dir and sorts after it) or ends at or
+ * before all of them, it has none.
+ */
+function mayHoldNamesIn(dir: string, { startOffset, endOffset }: NameRange): boolean {
+  if (startOffset !== undefined && !startOffset.startsWith(dir) && compareNames(dir, startOffset) < 0) return false;
+  if (endOffset !== undefined && compareNames(dir, endOffset) >= 0) return false;
+  return true;
+}
+
+const inRange = (name: string, { startOffset, endOffset }: NameRange): boolean =>
+  (startOffset === undefined || compareNames(name, startOffset) >= 0) && (endOffset === undefined || compareNames(name, endOffset) < 0);
 
 /** GCS lists in lexicographic order of the UTF-8 bytes, which differs from JS UTF-16 order. */
 export function compareNames(a: string, b: string): number {

@@ -5,7 +5,7 @@ import { checksumHandle, type Checksums } from './checksums.js';
 import { bucketNotFound, conflict, isGcsError, objectNotFound, type GcsError } from './errors.js';
 import type { KeyedLock } from './keyed-lock.js';
 import type { Layout } from './layout.js';
-import { walkObjectNames } from './listing.js';
+import { walkObjectNames, type NameRange } from './listing.js';
 import { checkPreconditions, type Preconditions } from './preconditions.js';
 import {
   DEFAULT_CONTENT_TYPE,
@@ -37,6 +37,8 @@ export interface ObjectStore {
   /** Opens an object for reading; the caller closes `handle`. */
   open(bucket: string, name: string, pre?: Preconditions): Promise<Snapshot | GcsError>;
   get(bucket: string, name: string, pre?: Preconditions): Promise<ObjectRecord | GcsError>;
+  /** What a listing shows of an object of a bucket known to exist: as get, without opening the bytes when it can. */
+  describe(bucket: string, name: string): Promise<ObjectRecord | GcsError>;
   /** Checks preconditions against the live object and atomically renames the temp file into place. */
   commit(input: CommitInput): Promise<ObjectRecord | GcsError>;
   /** Fails early (before any bytes are sent) when preconditions cannot hold right now. */
@@ -44,7 +46,7 @@ export interface ObjectStore {
   patch(bucket: string, name: string, body: unknown, pre: Preconditions): Promise<ObjectRecord | GcsError>;
   remove(bucket: string, name: string, pre: Preconditions): Promise<{ deleted: true } | GcsError>;
   /** Sorted names under a prefix, or 404 for a missing bucket. */
-  names(bucket: string, prefix: string): Promise<string[] | GcsError>;
+  names(bucket: string, prefix: string, range?: NameRange): Promise<string[] | GcsError>;
 }
 
 export interface ObjectStoreDeps {
@@ -179,6 +181,23 @@ export function createObjectStore({ layout, lock, now = () => new Date() }: Obje
       return snapshot.record;
     },
 
+    async describe(bucket, name) {
+      // The sidecar alone, when a stat shows it still describes the file: a listing reads every
+      // object's record, and opening each one's bytes made a list call cost what GCS does not.
+      const described = await lock.run(key(bucket, name), async () => {
+        const sidecar = await readSidecar(bucket, name);
+        if (!sidecar) return undefined;
+        try {
+          const st = await stat(layout.objectPath(bucket, name));
+          return st.isFile() && sameFile(sidecar.file, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs }) ? sidecar : undefined;
+        } catch (err) {
+          if (NOT_THERE.has(errorCode(err) ?? '')) return undefined;
+          throw err;
+        }
+      });
+      return described ?? this.get(bucket, name);
+    },
+
     precheck: (bucket, name, pre) =>
       lock.run(key(bucket, name), async () => {
         const guard = await guardWrite(bucket, name, pre);
@@ -249,9 +268,9 @@ export function createObjectStore({ layout, lock, now = () => new Date() }: Obje
         return { deleted: true as const };
       }),
 
-    async names(bucket, prefix) {
+    async names(bucket, prefix, range) {
       if (!(await bucketExists(bucket))) return bucketNotFound(bucket);
-      return walkObjectNames(layout.bucketDir(bucket), prefix);
+      return walkObjectNames(layout.bucketDir(bucket), prefix, range);
     },
   };
 }
