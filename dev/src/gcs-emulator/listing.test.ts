@@ -1,5 +1,8 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { compareNames, globToRegExp, pageOfNames, type ListQuery } from './listing.js';
+import { compareNames, globToRegExp, pageOfNames, walkObjectNames, type ListQuery } from './listing.js';
 
 const names = ['a/1', 'a/2', 'a/b/3', 'a/c/4', 'a/c/5', 'a0', 'b'].sort(compareNames);
 const query = (over: Partial<ListQuery>): ListQuery => ({ prefix: '', maxResults: 1000, ...over });
@@ -63,10 +66,6 @@ describe('globToRegExp', () => {
 
 describe('walkObjectNames', () => {
   it('lists exactly the names of the range, however the range cuts the folders it skips', async () => {
-    const { mkdtemp, mkdir, writeFile, rm } = await import('node:fs/promises');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const { walkObjectNames } = await import('./listing.js');
     const root = await mkdtemp(join(tmpdir(), 'strata-walk-'));
     try {
       const all = ['d/dt=01/hr=00/x', 'd/dt=01/hr=23/x', 'd/dt=02/hr=00/x', 'd/dt=02/hr=05/y', 'd/dt=03/hr=00/x', 'd/dt=030/x', 'e/x'];

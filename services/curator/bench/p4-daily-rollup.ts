@@ -89,7 +89,6 @@ const tableName = (table: Table) => `events_${table}`;
 
 interface Day {
   files: DayFiles;
-  count: number;
   rows: number;
   bytes: number;
 }
@@ -138,7 +137,7 @@ async function generate(dir: string, withCsv: boolean): Promise<{ days: Record<S
       const sizes = await Promise.all(local.map(async (f) => (await stat(f.path)).size));
       const [counted] = (await connection.runAndReadAll(`select count(*) as n from ${source(local)}`)).getRowObjectsJS();
       const split = splitDayFiles(local.map((f) => f.name), local.map((f) => f.path));
-      return { files: split, count: local.length, rows: Number(counted!.n), bytes: sizes.reduce((x, y) => x + y, 0) };
+      return { files: split, rows: Number(counted!.n), bytes: sizes.reduce((x, y) => x + y, 0) };
     };
     const days = { closed: await day('closed'), today: await day('today'), young: await day('young') };
     const csv: Partial<Record<Table, string>> = {};
@@ -277,8 +276,9 @@ try {
   console.log(`P4: ${fmt(EVENTS)} user_action events of ${DAY} (+1% redeliveries where the writer's files hold them), ${fmt(USERS)} users; ${RUNS} runs each; ${machineCores() ?? '?'} cores`);
   const { days, csv } = await generate(dir, !SKIP_PG);
   for (const state of STATES) {
-    const { files, count, rows } = days[state];
-    progress(`lake ${state}: ${count} files (${files.uniqueHours.flat().length} read as they are), ${fmt(rows)} rows, ${bytes(days[state].bytes)} (${since(allStarted)})`);
+    const { files, rows } = days[state];
+    const unique = files.uniqueHours.flat().length;
+    progress(`lake ${state}: ${unique + files.raw.length} files (${unique} read as they are), ${fmt(rows)} rows, ${bytes(days[state].bytes)} (${since(allStarted)})`);
   }
 
   if (!SKIP_PG) {

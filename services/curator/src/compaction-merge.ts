@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { listValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { ENVELOPE } from '@strata/schemas';
-import { parquetSource, queryRows, REQUIRED_COLUMNS } from './lake-sql.js';
+import { columnsOf, parquetSource, queryRows, REQUIRED_COLUMNS } from './lake-sql.js';
 
 /**
  * The DuckDB half of compaction, on local files only: deduplicate and sort a partition's Parquet
@@ -51,12 +51,6 @@ const VIRTUAL_COLUMNS = ['file_index', 'file_row_number'];
  * write REQUIRED, which the writer uses for non-nullable columns.
  */
 const COPY_OPTIONS = `FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS}`;
-
-/** The columns of local Parquet files read together (lake-sql.ts), in order, with their DuckDB types. */
-export async function columnsOf(connection: DuckDBConnection, files: string[]): Promise<{ name: string; type: string }[]> {
-  const described = await queryRows<{ column_name: string; column_type: string }>(connection, `describe select * from ${parquetSource('files')}`, { files: listValue(files) });
-  return described.map((c) => ({ name: c.column_name, type: c.column_type }));
-}
 
 /**
  * Writes the rows of `select` to the Parquet file `out` as every lake file is laid out: the

@@ -22,5 +22,4 @@ describe('compaction output names', () => {
     expect(holdsEachEventOnce([`${P}01JWRITER.parquet`])).toBe(false);
     expect(holdsEachEventOnce([])).toBe(false);
   });
-
 });

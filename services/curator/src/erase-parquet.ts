@@ -1,6 +1,7 @@
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { ENVELOPE } from '@strata/schemas';
-import { columnsDiffer, columnsOf, copySorted } from './compaction-merge.js';
+import { columnsDiffer, copySorted } from './compaction-merge.js';
+import { columnsOf } from './lake-sql.js';
 import { parquetSource, queryRows } from './lake-sql.js';
 
 /**

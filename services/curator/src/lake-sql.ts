@@ -1,4 +1,4 @@
-import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import { listValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { ENVELOPE } from '@strata/schemas';
 
 /**
@@ -18,4 +18,10 @@ export const REQUIRED_COLUMNS: readonly string[] = [ENVELOPE.eventId, ENVELOPE.e
 /** A query's rows as plain objects (BIGINT as bigint). */
 export async function queryRows<T>(connection: DuckDBConnection, sql: string, values: Record<string, DuckDBValue>): Promise<T[]> {
   return (await connection.runAndReadAll(sql, values)).getRowObjectsJS() as T[];
+}
+
+/** The columns of local Parquet files read together as above, in order, with their DuckDB types. */
+export async function columnsOf(connection: DuckDBConnection, files: string[]): Promise<{ name: string; type: string }[]> {
+  const described = await queryRows<{ column_name: string; column_type: string }>(connection, `describe select * from ${parquetSource('files')}`, { files: listValue(files) });
+  return described.map((c) => ({ name: c.column_name, type: c.column_type }));
 }
