@@ -81,4 +81,37 @@ describe('walkObjectNames', () => {
       await rm(root, { recursive: true, force: true });
     }
   });
+
+  it("with a '/' delimiter, walks a collapsed folder to its first listed name, and the page is the same as over every name", async () => {
+    const root = await mkdtemp(join(tmpdir(), 'strata-walk-'));
+    try {
+      const all = ['events/log_type=a/dt=01/hr=00/x.parquet', 'events/log_type=a/dt=01/hr=01/y.json', 'events/log_type=a/dt=02/hr=00/x.parquet', 'events/log_type=b/dt=01/hr=00/y.json', 'events/top.json', 'eventsx/z'];
+      for (const name of all) {
+        await mkdir(join(root, ...name.split('/').slice(0, -1)), { recursive: true });
+        await writeFile(join(root, ...name.split('/')), '');
+      }
+      const collapsed = await walkObjectNames(root, 'events/', {}, { delimiter: '/' });
+      expect(collapsed.filter((n) => n.startsWith('events/log_type=a/'))).toHaveLength(1);
+      expect(collapsed.filter((n) => n.startsWith('events/log_type=b/'))).toHaveLength(1);
+      const cases: Array<[string, { startOffset?: string; endOffset?: string }, string | undefined]> = [
+        ['events/', {}, undefined],
+        ['events', {}, undefined],
+        ['events/log_type=a/', {}, undefined],
+        ['events/log_type=a/dt=0', {}, undefined],
+        ['events/', { startOffset: 'events/log_type=a/dt=02/' }, undefined],
+        ['events/', { endOffset: 'events/log_type=a/dt=01/hr=01/' }, undefined],
+        ['events/log_type=a/', {}, '**/*.json'],
+        ['events/', {}, '**/*.json'],
+        ['', {}, undefined],
+      ];
+      for (const [prefix, range, matchGlob] of cases) {
+        const glob = matchGlob ? globToRegExp(matchGlob) : undefined;
+        const q = query({ prefix, delimiter: '/', ...range, ...(glob ? { glob } : {}) });
+        const names = await walkObjectNames(root, prefix, range, { delimiter: '/', ...(glob ? { accept: (n: string) => glob.test(n) } : {}) });
+        expect(pageOfNames(names, q), `${prefix} ${JSON.stringify(range)} ${matchGlob}`).toEqual(pageOfNames(all, q));
+      }
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
 });

@@ -9,35 +9,53 @@ export interface NameRange {
   endOffset?: string;
 }
 
+/** What a listing's walk may skip, beyond its prefix and range. */
+export interface WalkOptions {
+  /**
+   * The listing's delimiter. With '/', a folder that the listing collapses into one prefix (one
+   * past the prefix's next '/') yields just one name, not all of them: a delimiter listing of
+   * `events/` then reads each log type's folder down to its first object, not all of history.
+   */
+  delimiter?: string;
+  /** A further test a listed name must pass (matchGlob), so a collapsed folder yields a name that counts. */
+  accept?: (name: string) => boolean;
+}
+
 /**
- * Every object name under `prefix` in a bucket folder (within `range`, if given), in the API's
- * order (bytewise UTF-8). Only folders that can hold matching names are entered, so listing one
- * lake partition reads just that partition's folder, and listing a window of days reads only the
- * days' folders, not all of history (GCS seeks to startOffset; a walk of every folder made a list
- * call's cost grow with the bucket).
+ * Object names under `prefix` in a bucket folder (within `range`, if given), in the API's order
+ * (bytewise UTF-8): every one, or one per folder a '/' delimiter collapses (WalkOptions). Only
+ * folders that can hold matching names are entered, so listing one lake partition reads just that
+ * partition's folder, and listing a window of days reads only the days' folders, not all of
+ * history (GCS seeks to startOffset; a walk of every folder made a list call's cost grow with the
+ * bucket).
  */
-export async function walkObjectNames(bucketDir: string, prefix: string, range: NameRange = {}): Promise<string[]> {
+export async function walkObjectNames(bucketDir: string, prefix: string, range: NameRange = {}, options: WalkOptions = {}): Promise<string[]> {
   const names: string[] = [];
-  const visit = async (relDir: string): Promise<void> => {
+  const collapses = (dir: string) => options.delimiter === '/' && dir.startsWith(prefix) && dir.indexOf('/', prefix.length) >= 0;
+  /** Walks a folder; with `firstOnly`, stops at its first listed name and says whether there was one. */
+  const visit = async (relDir: string, firstOnly: boolean): Promise<boolean> => {
     let entries: Dirent[];
     try {
       entries = await readdir(relDir === '' ? bucketDir : join(bucketDir, ...relDir.split('/')), { withFileTypes: true });
     } catch (err) {
       // A concurrent delete may prune a folder mid-walk; what is gone is simply not listed.
-      if (errorCode(err) === 'ENOENT' || errorCode(err) === 'ENOTDIR') return;
+      if (errorCode(err) === 'ENOENT' || errorCode(err) === 'ENOTDIR') return false;
       throw err;
     }
     for (const entry of entries) {
       const name = relDir + entry.name;
       if (entry.isDirectory()) {
         const dir = `${name}/`;
-        if ((dir.startsWith(prefix) || prefix.startsWith(dir)) && mayHoldNamesIn(dir, range)) await visit(dir);
-      } else if ((entry.isFile() || entry.isSymbolicLink()) && name.startsWith(prefix) && inRange(name, range)) {
+        if (!(dir.startsWith(prefix) || prefix.startsWith(dir)) || !mayHoldNamesIn(dir, range)) continue;
+        if ((await visit(dir, firstOnly || collapses(dir))) && firstOnly) return true;
+      } else if ((entry.isFile() || entry.isSymbolicLink()) && name.startsWith(prefix) && inRange(name, range) && (options.accept?.(name) ?? true)) {
         names.push(name);
+        if (firstOnly) return true;
       }
     }
+    return false;
   };
-  await visit('');
+  await visit('', false);
   return names.sort(compareNames);
 }
 

@@ -17,17 +17,19 @@ const READ_AHEAD = 16;
 export async function listObjects({ res, query, baseUrl }: RequestContext, services: Services, bucket: string): Promise<void> {
   const prefix = query.get('prefix') ?? '';
   const range = { startOffset: query.get('startOffset') ?? undefined, endOffset: query.get('endOffset') ?? undefined };
-  const names = await services.objects.names(bucket, prefix, range);
+  const delimiter = query.get('delimiter') || undefined;
+  const matchGlob = query.get('matchGlob');
+  const glob = matchGlob ? globToRegExp(matchGlob) : undefined;
+  const names = await services.objects.names(bucket, prefix, range, { delimiter, ...(glob ? { accept: (name: string) => glob.test(name) } : {}) });
   if (isGcsError(names)) return sendError(res, names);
   const requested = Number(query.get('maxResults') ?? MAX_PAGE);
-  const matchGlob = query.get('matchGlob');
   const page = pageOfNames(names, {
     prefix,
-    delimiter: query.get('delimiter') || undefined,
+    delimiter,
     ...range,
     pageToken: query.get('pageToken') || undefined,
     maxResults: Number.isInteger(requested) && requested > 0 ? Math.min(requested, MAX_PAGE) : MAX_PAGE,
-    ...(matchGlob ? { glob: globToRegExp(matchGlob) } : {}),
+    ...(glob ? { glob } : {}),
   });
   const items: Record<string, unknown>[] = [];
   // A page's objects read a few at a time: one by one, a listing's cost was its objects' file

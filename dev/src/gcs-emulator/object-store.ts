@@ -5,7 +5,7 @@ import { checksumHandle, type Checksums } from './checksums.js';
 import { bucketNotFound, conflict, isGcsError, objectNotFound, type GcsError } from './errors.js';
 import type { KeyedLock } from './keyed-lock.js';
 import type { Layout } from './layout.js';
-import { walkObjectNames, type NameRange } from './listing.js';
+import { walkObjectNames, type NameRange, type WalkOptions } from './listing.js';
 import { checkPreconditions, type Preconditions } from './preconditions.js';
 import {
   DEFAULT_CONTENT_TYPE,
@@ -46,7 +46,7 @@ export interface ObjectStore {
   patch(bucket: string, name: string, body: unknown, pre: Preconditions): Promise<ObjectRecord | GcsError>;
   remove(bucket: string, name: string, pre: Preconditions): Promise<{ deleted: true } | GcsError>;
   /** Sorted names under a prefix, or 404 for a missing bucket. */
-  names(bucket: string, prefix: string, range?: NameRange): Promise<string[] | GcsError>;
+  names(bucket: string, prefix: string, range?: NameRange, options?: WalkOptions): Promise<string[] | GcsError>;
 }
 
 export interface ObjectStoreDeps {
@@ -76,10 +76,25 @@ export function createObjectStore({ layout, lock, now = () => new Date() }: Obje
     }
   };
 
+  /**
+   * Sidecars as last read, by path, with the identity of the file they were read from: a listing
+   * reads every object's record, and a stat costs a fraction of a read and a parse. The identity
+   * (not this process's own writes) decides, so a sidecar another process rewrote is read again.
+   */
+  const sidecars = new Map<string, { identity: FileIdentity; record: ObjectRecord }>();
   const readSidecar = async (bucket: string, name: string): Promise<ObjectRecord | undefined> => {
+    const path = layout.objectMetaPath(bucket, name);
     try {
-      return JSON.parse(await readFile(layout.objectMetaPath(bucket, name), 'utf8')) as ObjectRecord;
+      const st = await stat(path);
+      const identity: FileIdentity = { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+      const cached = sidecars.get(path);
+      if (cached && sameFile(cached.identity, identity)) return cached.record;
+      // Replaced between the stat and the read, the entry no longer matches and is read again next time.
+      const record = JSON.parse(await readFile(path, 'utf8')) as ObjectRecord;
+      sidecars.set(path, { identity, record });
+      return record;
     } catch {
+      sidecars.delete(path);
       return undefined; // missing or torn by hand: metadata is recomputed from the bytes
     }
   };
@@ -268,9 +283,9 @@ export function createObjectStore({ layout, lock, now = () => new Date() }: Obje
         return { deleted: true as const };
       }),
 
-    async names(bucket, prefix, range) {
+    async names(bucket, prefix, range, options) {
       if (!(await bucketExists(bucket))) return bucketNotFound(bucket);
-      return walkObjectNames(layout.bucketDir(bucket), prefix, range);
+      return walkObjectNames(layout.bucketDir(bucket), prefix, range, options);
     },
   };
 }
