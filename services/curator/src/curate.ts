@@ -106,18 +106,19 @@ export async function lakeLogTypes(lake: LakeStore): Promise<string[]> {
   return prefixes.flatMap((p) => /^events\/log_type=([a-z][a-z0-9_]*)\/$/.exec(p)?.[1] ?? []);
 }
 
-/** The listing of the days a run looks at: one paginated list per log type, bounded by the window. */
+/**
+ * The listing of the days a run looks at: one paginated list per log type, bounded by the window,
+ * the log types listed at once (each list is a round trip of its own on GCS).
+ */
 async function listDays(lake: LakeStore, window: CurationWindow | undefined, definitions: (logType: string) => string): Promise<Map<string, ListedPartition>> {
-  const objects = [];
-  for (const logType of await lakeLogTypes(lake)) {
-    if (!window) {
-      objects.push(...(await lake.list(logTypePrefix(logType))));
-      continue;
-    }
-    const { prefix, startOffset, endOffset } = windowOffsets(logType, window);
-    objects.push(...(await lake.list(prefix, { startOffset, endOffset })));
-  }
-  return groupByPartition(objects, definitions);
+  const listings = await Promise.all(
+    (await lakeLogTypes(lake)).map((logType) => {
+      if (!window) return lake.list(logTypePrefix(logType));
+      const { prefix, startOffset, endOffset } = windowOffsets(logType, window);
+      return lake.list(prefix, { startOffset, endOffset });
+    }),
+  );
+  return groupByPartition(listings.flat(), definitions);
 }
 
 /** The day as the lake and the store have it now (after waiting for its lock, or a compaction). */
